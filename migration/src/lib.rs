@@ -1,0 +1,16 @@
+//! Schema migrations. Each migration is its own file, named after the moment it was written, and is
+//! never edited once it has landed: new changes are new files.
+
+pub use sea_orm_migration::prelude::*;
+
+mod column;
+mod m20261127_000001_create_core;
+
+/// Every migration of the service, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_core::Migration)]
+    }
+}

@@ -1,0 +1,107 @@
+//! Command-line interface: what each subcommand does and the configuration it reads.
+
+use clap::{Parser, Subcommand};
+
+use crate::domain::{EmailAddress, Password};
+use crate::settings::Settings;
+use crate::startup::Application;
+
+const CONFIGURATION: &str = "\
+Configuration (environment variables):
+  DATABASE_URL                 sqlite://data/org-members.sqlite3?mode=rwc (default), postgres://..., mysql://...
+  DATABASE_MAX_CONNECTIONS     pool size for PostgreSQL/MariaDB (default 10)
+  HOST, PORT                   where to listen (default 127.0.0.1:8080)
+  JWT_SECRET                   HS256 key, at least 32 bytes (default: generated once, kept in the database)
+  PUBLIC_URL                   base of invite links, e.g. https://members.example.org
+  ACCESS_TOKEN_TTL             access token lifetime: seconds or 15m, 12h, 30d (default 15m)
+  REFRESH_TOKEN_TTL            login refresh token lifetime (default 7d)
+  PERSONAL_TOKEN_TTL           personal access token lifetime (default 365d)
+  DISABLE_SIGNUP_WITHOUT_LINK  true: signup needs an invite link or invitation
+                               (LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK is honoured too)
+  MAX_BODY_BYTES               largest accepted request body (default 262144)
+  RUST_LOG                     log filter (default info)";
+
+#[derive(Parser, Debug)]
+#[command(name = "org-members", version, about = "Organization members service: invite links, pending users, roles.", after_help = CONFIGURATION)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API (the default when no subcommand is given).
+    #[command(after_help = CONFIGURATION)]
+    Serve,
+    /// Apply database migrations and exit.
+    #[command(after_help = CONFIGURATION)]
+    Migrate,
+    /// Create an organization with its Owner (the first one becomes the default organization).
+    #[command(after_help = CONFIGURATION)]
+    Bootstrap {
+        /// The Owner's email.
+        #[arg(long)]
+        email: String,
+        /// The Owner's password (8 to 128 characters).
+        #[arg(long)]
+        password: String,
+        /// The organization's title.
+        #[arg(long)]
+        organization: String,
+    },
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            print!("{}", crate::openapi::spec_json());
+            Ok(())
+        }
+        Command::Serve => {
+            let application = Application::build(Settings::from_env()?).await?;
+            let settings = &application.state().settings;
+            log::info!(
+                "listening on http://{}:{}",
+                settings.host,
+                application.port()
+            );
+            application.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = crate::db::connect(&Settings::from_env()?).await?;
+            crate::db::migrate(&db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Bootstrap {
+            email,
+            password,
+            organization,
+        } => bootstrap(email, password, organization).await,
+    }
+}
+
+async fn bootstrap(
+    email: String,
+    password: String,
+    title: String,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let email = EmailAddress::parse(&email).ok_or("--email is not an email address")?;
+    let password = Password::parse(password).ok_or("--password must be 8 to 128 characters")?;
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        return Err("--organization must be 1 to 200 characters".into());
+    }
+    let state = crate::startup::prepare_state(Settings::from_env()?).await?;
+    let (organization, user) =
+        crate::services::accounts::bootstrap(&state, email, password, title).await?;
+    println!(
+        "created organization {} ({:?}) with Owner user {}",
+        organization.id, organization.title, user.id
+    );
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! Connecting to the database, applying migrations, and the instance-wide settings table.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    SqlxSqliteConnector,
+};
+
+use crate::entities::instance_setting;
+use crate::settings::Settings;
+
+/// Key of the instance setting naming the organization walk-in signups join.
+pub const DEFAULT_ORGANIZATION_KEY: &str = "default_organization_id";
+/// Key of the generated JWT secret, used when `JWT_SECRET` is not set.
+pub const JWT_SECRET_KEY: &str = "jwt_secret";
+
+/// Opens the pool. SQLite gets WAL, foreign keys, a busy timeout and a single connection: one
+/// writer at a time is SQLite's own rule, and one connection keeps transactions from failing
+/// with `SQLITE_BUSY` when two of them upgrade to write locks at once.
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    if settings.is_sqlite() {
+        create_sqlite_parent_dir(&settings.database_url);
+        let options: SqliteConnectOptions = settings
+            .database_url
+            .parse()
+            .map_err(|error| DbErr::Custom(format!("invalid SQLite URL: {error}")))?;
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+        return Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool));
+    }
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
+        .max_connections(settings.database_max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+fn create_sqlite_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+        && let Err(error) = std::fs::create_dir_all(parent)
+    {
+        log::warn!("could not create {}: {error}", parent.display());
+    }
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Reads one instance setting.
+pub async fn instance_setting<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+) -> Result<Option<String>, DbErr> {
+    Ok(instance_setting::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?
+        .map(|row| row.value))
+}
+
+/// Stores `value` under `key` unless a value is there already; returns the value that won.
+pub async fn claim_instance_setting<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    value: String,
+) -> Result<String, DbErr> {
+    use sea_orm::ActiveValue::Set;
+    let row = instance_setting::ActiveModel {
+        key: Set(key.to_owned()),
+        value: Set(value),
+    };
+    instance_setting::Entity::insert(row)
+        .on_conflict_do_nothing_on([instance_setting::Column::Key])
+        .exec(db)
+        .await?;
+    instance_setting(db, key)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(key.to_owned()))
+}

@@ -1,0 +1,10 @@
+//! Pure domain types with parse constructors: raw strings stop at the edge of the service.
+
+pub mod email;
+pub mod password;
+pub mod role;
+pub mod token;
+
+pub use email::EmailAddress;
+pub use password::Password;
+pub use role::Role;

@@ -1,0 +1,8 @@
+//! sea-orm entities, one per table, in the generated style: columns and relations only. Behaviour
+//! lives in `services/`; timestamps are naive values holding UTC (see the migration's `column.rs`).
+
+pub mod instance_setting;
+pub mod issued_token;
+pub mod membership;
+pub mod organization;
+pub mod user;

@@ -1,0 +1,283 @@
+//! One error type for the whole service, rendered as RFC 9457 `application/problem+json` with a
+//! stable machine-readable `code`. Framework failures (bad JSON, unknown routes, wrong methods,
+//! oversized bodies) are converted here too, so a client never sees HTML or an empty body.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use sea_orm::DbErr;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Stable, machine-readable problem codes. Clients branch on these, never on the English text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    MalformedJson,
+    UnsupportedMediaType,
+    InvalidQuery,
+    PayloadTooLarge,
+    NotFound,
+    MethodNotAllowed,
+    AuthenticationRequired,
+    TokenInvalid,
+    TokenExpired,
+    TokenRevoked,
+    InvalidCredentials,
+    PermissionDenied,
+    AccountNotActivated,
+    AccountDeactivated,
+    MembershipRemoved,
+    OrganizationNotFound,
+    MemberNotFound,
+    InviteLinkInvalid,
+    InviteTokenUnknown,
+    SignupRequiresInvite,
+    EmailTaken,
+    SignupConflict,
+    RoleNotAssignable,
+    OwnRoleChange,
+    OwnerProtected,
+    TransferTargetInvalid,
+    DatabaseUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    /// HTTP status and title of each code; exhaustive, so a new code forces a decision.
+    pub fn status_and_title(self) -> (StatusCode, &'static str) {
+        use ErrorCode::*;
+        match self {
+            ValidationFailed => (StatusCode::BAD_REQUEST, "The request has invalid fields"),
+            MalformedJson => (
+                StatusCode::BAD_REQUEST,
+                "The request body is not valid JSON",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "The request body must be application/json",
+            ),
+            InvalidQuery => (StatusCode::BAD_REQUEST, "The query string is invalid"),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large",
+            ),
+            NotFound => (StatusCode::NOT_FOUND, "No such resource"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed on this resource",
+            ),
+            AuthenticationRequired => (StatusCode::UNAUTHORIZED, "Authentication required"),
+            TokenInvalid => (StatusCode::UNAUTHORIZED, "The token is invalid"),
+            TokenExpired => (StatusCode::UNAUTHORIZED, "The token has expired"),
+            TokenRevoked => (StatusCode::UNAUTHORIZED, "The token has been revoked"),
+            InvalidCredentials => (StatusCode::UNAUTHORIZED, "Wrong email or password"),
+            PermissionDenied => (StatusCode::FORBIDDEN, "Permission denied"),
+            AccountNotActivated => (
+                StatusCode::FORBIDDEN,
+                "The account is waiting for a role to be assigned",
+            ),
+            AccountDeactivated => (StatusCode::FORBIDDEN, "The account is deactivated"),
+            MembershipRemoved => (
+                StatusCode::FORBIDDEN,
+                "The account is no longer a member of this organization",
+            ),
+            OrganizationNotFound => (StatusCode::NOT_FOUND, "No such organization"),
+            MemberNotFound => (StatusCode::NOT_FOUND, "No such member"),
+            InviteLinkInvalid => (StatusCode::FORBIDDEN, "The invite link is not valid"),
+            InviteTokenUnknown => (StatusCode::NOT_FOUND, "No invitation has this token"),
+            SignupRequiresInvite => (
+                StatusCode::FORBIDDEN,
+                "Signup requires an invite link or invitation",
+            ),
+            EmailTaken => (
+                StatusCode::CONFLICT,
+                "An account with this email already exists",
+            ),
+            SignupConflict => (
+                StatusCode::CONFLICT,
+                "Another signup changed the instance at the same moment; try again",
+            ),
+            RoleNotAssignable => (StatusCode::FORBIDDEN, "This role cannot be assigned"),
+            OwnRoleChange => (StatusCode::FORBIDDEN, "Nobody changes their own role"),
+            OwnerProtected => (
+                StatusCode::FORBIDDEN,
+                "The Owner's membership changes only through ownership transfer",
+            ),
+            TransferTargetInvalid => (
+                StatusCode::BAD_REQUEST,
+                "Ownership can only go to another active member",
+            ),
+            DatabaseUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable",
+            ),
+            InternalError => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+        }
+    }
+
+    pub fn as_str(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+/// One problem with one field of the request.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON Pointer (RFC 6901) to the field in the request body, or `/query/<name>`.
+    pub pointer: String,
+    /// Stable code of the field problem (`required`, `invalid_email`, `too_short`, ...).
+    pub code: String,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, code: &str, detail: impl Into<String>) -> FieldError {
+        FieldError {
+            pointer: pointer.into(),
+            code: code.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// URI naming the problem type: `urn:org-members:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code; branch on this, not on `title` or `detail`.
+    pub code: ErrorCode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Every failure a request can end in.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{code:?}: {detail}")]
+    Problem {
+        code: ErrorCode,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("database: {0}")]
+    Database(#[from] DbErr),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> ApiError {
+        ApiError::Problem {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// A 400 `validation_failed` listing each bad field.
+    pub fn validation(errors: Vec<FieldError>) -> ApiError {
+        let detail = errors
+            .iter()
+            .map(|error| format!("{}: {}", error.pointer, error.detail))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::Problem {
+            code: ErrorCode::ValidationFailed,
+            detail,
+            errors,
+        }
+    }
+
+    /// The stable code this error renders with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Problem { code, .. } => *code,
+            ApiError::Database(error) if is_connection_error(error) => {
+                ErrorCode::DatabaseUnavailable
+            }
+            ApiError::Database(_) | ApiError::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let code = self.code();
+        let (status, title) = code.status_and_title();
+        let (detail, errors) = match self {
+            ApiError::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
+            // 5xx bodies never carry internal details; the cause is logged once.
+            ApiError::Database(_) | ApiError::Internal(_) => (title.to_owned(), Vec::new()),
+        };
+        Problem {
+            problem_type: format!("urn:org-members:problem:{}", code.as_str()),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            code,
+            errors,
+        }
+    }
+}
+
+fn is_connection_error(error: &DbErr) -> bool {
+    matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code().status_and_title().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status_code().is_server_error() {
+            log::error!("request failed: {self}");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.json(self.problem())
+    }
+}
+
+/// Renders any actix error that is not already a problem document as one.
+pub fn problem_for_status(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    let code = match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNAUTHORIZED => ErrorCode::AuthenticationRequired,
+        StatusCode::FORBIDDEN => ErrorCode::PermissionDenied,
+        status if status.is_client_error() => ErrorCode::ValidationFailed,
+        _ => ErrorCode::InternalError,
+    };
+    ApiError::new(code, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_hundreds_hide_their_cause() {
+        let error = ApiError::Internal("secret connection string".into());
+        let problem = error.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("secret"));
+        assert_eq!(
+            problem.problem_type,
+            "urn:org-members:problem:internal_error"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! The OpenAPI 3.1 document: general information here, paths and schemas collected from the
+//! route registrations. It feeds `/api/openapi.json`, `org-members openapi` and the drift test.
+
+use actix_web::App;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{ErrorCode, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "org-members",
+        description = "Invite links, email invitations, pending users and role assignment for an \
+organization, compatible with Label Studio's API. Every path also answers with a trailing slash. \
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    components(schemas(Problem, ErrorCode)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Signup, login, the current user"),
+        (name = "tokens", description = "Refresh and personal access tokens"),
+        (name = "invite link", description = "The organization's shareable invite link"),
+        (name = "organizations", description = "Organizations of the caller"),
+        (name = "members", description = "Members, pending users and roles"),
+        (name = "operations", description = "Health, readiness, version"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access JWT from login, signup or `POST /api/token/refresh/`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The service's OpenAPI document.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    spec
+}
+
+/// The document as pretty JSON with a trailing newline, as committed in `openapi/openapi.json`.
+pub fn spec_json() -> String {
+    let mut json = spec().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

@@ -1,0 +1,163 @@
+//! `POST /api/signup`, `POST /api/auth/login`, `GET /api/current-user/whoami`.
+
+use actix_web::{HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use super::extractors::{field_errors, validate};
+use super::representations::{MembershipSummary, UserBody};
+use super::tokens::TokenResponse;
+use crate::auth::Caller;
+use crate::domain::{EmailAddress, Password};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::services::access::live_membership;
+use crate::services::accounts::{self, NewAccount};
+use crate::state::AppState;
+
+/// A signup. Without `token` on an empty instance it founds the first organization.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct SignupRequest {
+    #[serde(default)]
+    #[validate(length(min = 1, code = "required", message = "email is required"))]
+    pub email: String,
+    /// 8 to 128 characters.
+    #[serde(default)]
+    #[schema(min_length = 8, max_length = 128, format = Password)]
+    pub password: String,
+    #[serde(default)]
+    #[validate(length(max = 150, code = "too_long", message = "at most 150 characters"))]
+    pub first_name: String,
+    #[serde(default)]
+    #[validate(length(max = 150, code = "too_long", message = "at most 150 characters"))]
+    pub last_name: String,
+    /// An invite link token (joins as pending).
+    pub token: Option<String>,
+    /// Title of the organization the first signup creates.
+    #[validate(length(min = 1, max = 200, code = "length", message = "1 to 200 characters"))]
+    pub organization_title: Option<String>,
+}
+
+impl SignupRequest {
+    fn into_account(self) -> Result<NewAccount, ApiError> {
+        let mut errors = match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(errors) => field_errors(&errors),
+        };
+        let email = EmailAddress::parse(&self.email);
+        if email.is_none() && !self.email.is_empty() {
+            errors.push(FieldError::new(
+                "/email",
+                "invalid_email",
+                "not an email address",
+            ));
+        }
+        let password = Password::parse(self.password);
+        if password.is_none() {
+            errors.push(FieldError::new(
+                "/password",
+                "invalid_length",
+                "must be 8 to 128 characters",
+            ));
+        }
+        match (email, password) {
+            (Some(email), Some(password)) if errors.is_empty() => Ok(NewAccount {
+                email,
+                password,
+                first_name: self.first_name.trim().to_owned(),
+                last_name: self.last_name.trim().to_owned(),
+                token: self.token.filter(|token| !token.is_empty()),
+                organization_title: self.organization_title.map(|t| t.trim().to_owned()),
+            }),
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
+}
+
+/// What signup returns: the account, where it landed, and tokens to use at once.
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    pub user: UserBody,
+    pub organization_membership: MembershipSummary,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Creates an account (see the signup rules in the API description).
+#[utoipa::path(tag = "accounts", request_body = SignupRequest, responses(
+    (status = 201, body = SignupResponse),
+    (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`invite_link_invalid` or `signup_requires_invite`", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/api/signup")]
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: web::Json<SignupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let account = body.into_inner().into_account()?;
+    let joined = accounts::signup(&state, account).await?;
+    Ok(HttpResponse::Created().json(SignupResponse {
+        user: UserBody::from(&joined.user),
+        organization_membership: MembershipSummary::of(&joined.membership)?,
+        access: joined.tokens.access,
+        refresh: joined.tokens.refresh,
+    }))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+pub struct LoginRequest {
+    #[serde(default)]
+    #[validate(length(min = 1, code = "required", message = "email is required"))]
+    pub email: String,
+    #[serde(default)]
+    #[validate(length(min = 1, code = "required", message = "password is required"))]
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+/// Exchanges email and password for tokens; a wrong email and a wrong password look the same.
+#[utoipa::path(tag = "accounts", request_body = LoginRequest, responses(
+    (status = 200, body = TokenResponse),
+    (status = 400, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
+    (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/api/auth/login")]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    validate(&*body)?;
+    let body = body.into_inner();
+    let pair = accounts::login(&state, &body.email, body.password).await?;
+    Ok(web::Json(TokenResponse::from(pair)))
+}
+
+/// The caller, and their membership in the organization the token acts in.
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    #[serde(flatten)]
+    pub user: UserBody,
+    /// The organization the token acts in.
+    pub active_organization: i32,
+    /// Null when the caller was removed from that organization.
+    pub organization_membership: Option<MembershipSummary>,
+}
+
+/// Who the caller is; the one call pending and deactivated users may make.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])), responses(
+    (status = 200, body = WhoAmI),
+    (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/api/current-user/whoami")]
+pub async fn whoami(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<WhoAmI>, ApiError> {
+    let membership = live_membership(&state.db, caller.organization_id, caller.user.id).await?;
+    Ok(web::Json(WhoAmI {
+        user: UserBody::from(&caller.user),
+        active_organization: caller.organization_id,
+        organization_membership: membership.as_ref().map(MembershipSummary::of).transpose()?,
+    }))
+}

@@ -1,0 +1,80 @@
+//! Extractor configuration: actix's JSON, query and path failures become problem documents, and
+//! `validator` failures become field-level `errors`.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, web};
+use validator::{Validate, ValidationErrors};
+
+use crate::error::{ApiError, ErrorCode, FieldError};
+
+/// JSON bodies: capped at `limit` bytes, a missing `Content-Type` accepted (curl users), every
+/// failure a problem document.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .content_type_required(false)
+        .error_handler(|error, _req| json_problem(error).into())
+}
+
+fn json_problem(error: JsonPayloadError) -> ApiError {
+    match error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("The body has {length} bytes; at most {limit} are accepted."),
+        ),
+        JsonPayloadError::Overflow { limit } => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("The body is larger than {limit} bytes."),
+        ),
+        JsonPayloadError::ContentType => ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "Send the body as application/json.",
+        ),
+        JsonPayloadError::Deserialize(error) if error.is_data() => {
+            ApiError::validation(vec![FieldError::new("", "invalid_type", error.to_string())])
+        }
+        JsonPayloadError::Deserialize(error) => {
+            ApiError::new(ErrorCode::MalformedJson, error.to_string())
+        }
+        other => ApiError::new(ErrorCode::MalformedJson, other.to_string()),
+    }
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error: QueryPayloadError, _req: &HttpRequest| {
+        ApiError::new(ErrorCode::InvalidQuery, error.to_string()).into()
+    })
+}
+
+/// A path segment that is not an id names nothing: 404, like any unknown resource.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error: PathError, _req: &HttpRequest| {
+        ApiError::new(ErrorCode::NotFound, format!("No such resource ({error}).")).into()
+    })
+}
+
+/// Runs `validator` rules and reports each failure with a JSON pointer to its field.
+pub fn validate(body: &impl Validate) -> Result<(), ApiError> {
+    body.validate()
+        .map_err(|errors| ApiError::validation(field_errors(&errors)))
+}
+
+/// `validator`'s errors as problem `errors`, sorted for stable output.
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut fields: Vec<FieldError> = errors
+        .field_errors()
+        .into_iter()
+        .flat_map(|(field, failures)| {
+            failures.iter().map(move |failure| {
+                let detail = failure
+                    .message
+                    .as_ref()
+                    .map(|message| message.to_string())
+                    .unwrap_or_else(|| format!("{field} is invalid"));
+                FieldError::new(format!("/{field}"), &failure.code, detail)
+            })
+        })
+        .collect();
+    fields.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    fields
+}

@@ -1,0 +1,103 @@
+//! The organization invite link: `GET /api/invite`, `POST /api/invite/reset-token`,
+//! `GET /api/invite/lookup`.
+
+use actix_web::{get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Caller;
+use crate::entities::organization;
+use crate::error::{ApiError, ErrorCode, Problem};
+use crate::services::invite_link;
+use crate::state::AppState;
+
+/// The shareable link; people who sign up through it wait as `NO` until given a role.
+#[derive(Serialize, ToSchema)]
+pub struct InviteLink {
+    pub token: String,
+    /// `<PUBLIC_URL>/user/signup/?token=<token>`; relative when no public URL is configured.
+    pub invite_url: String,
+}
+
+fn link_of(state: &AppState, organization: organization::Model) -> InviteLink {
+    InviteLink {
+        invite_url: state.invite_url(&organization.invite_token),
+        token: organization.invite_token,
+    }
+}
+
+/// The organization's invite link (Owner, Administrator).
+#[utoipa::path(tag = "invite link", security(("bearer" = [])), responses(
+    (status = 200, body = InviteLink),
+    (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/api/invite")]
+pub async fn get_invite_link(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<InviteLink>, ApiError> {
+    let organization = invite_link::current(&state, &caller).await?;
+    Ok(web::Json(link_of(&state, organization)))
+}
+
+/// Replaces the link; the old one stops working at once (Owner, Administrator).
+#[utoipa::path(tag = "invite link", security(("bearer" = [])), responses(
+    (status = 200, body = InviteLink),
+    (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/api/invite/reset-token")]
+pub async fn reset_invite_link(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<web::Json<InviteLink>, ApiError> {
+    let organization = invite_link::reset(&state, &caller).await?;
+    Ok(web::Json(link_of(&state, organization)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct LookupQuery {
+    /// A link or invitation token.
+    pub token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationRef {
+    pub id: i32,
+    pub title: String,
+}
+
+/// What a signup page needs to know about a token before using it.
+#[derive(Serialize, ToSchema)]
+pub struct InviteLookup {
+    /// `link` for the organization link, `email` for an email invitation.
+    pub kind: &'static str,
+    pub organization: OrganizationRef,
+}
+
+/// Describes a token without consuming it (anyone).
+#[utoipa::path(tag = "invite link", params(LookupQuery), responses(
+    (status = 200, body = InviteLookup),
+    (status = 400, description = "No token given", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "`invite_token_unknown`", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/api/invite/lookup")]
+pub async fn lookup_invite(
+    state: web::Data<AppState>,
+    query: web::Query<LookupQuery>,
+) -> Result<web::Json<InviteLookup>, ApiError> {
+    let token = query
+        .token
+        .as_deref()
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "Give the token as ?token=."))?;
+    let organization = invite_link::lookup(&state, token).await?;
+    Ok(web::Json(InviteLookup {
+        kind: "link",
+        organization: OrganizationRef {
+            id: organization.id,
+            title: organization.title,
+        },
+    }))
+}

@@ -1,0 +1,300 @@
+//! Members of an organization: list (pending users are `role=NO`), one, role assignment,
+//! removal, ownership transfer.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::representations::MemberBody;
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::services::members::{self, MemberQuery, SortKey};
+use crate::state::AppState;
+
+pub const DEFAULT_PAGE_SIZE: u64 = 20;
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// One role code or a comma-separated list; `NO` lists pending users.
+    pub role: Option<String>,
+    /// Case-insensitive match on email, first or last name.
+    pub search: Option<String>,
+    /// `id`, `created_at`, `email`, `role` or `last_activity`; prefix `-` to reverse. Default `id`.
+    pub ordering: Option<String>,
+    /// Page number, from 1.
+    #[param(minimum = 1)]
+    pub page: Option<u64>,
+    /// Members per page, 1 to 1000 (default 20).
+    #[param(minimum = 1, maximum = 1000)]
+    pub page_size: Option<u64>,
+}
+
+impl MembersQuery {
+    fn parse(&self) -> Result<MemberQuery, ApiError> {
+        let mut errors = Vec::new();
+        let roles = self
+            .role
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|code| !code.is_empty())
+            .filter_map(|code| {
+                let role = Role::from_code(code);
+                if role.is_none() {
+                    errors.push(FieldError::new(
+                        "/query/role",
+                        "invalid_choice",
+                        format!("unknown role {code:?}"),
+                    ));
+                }
+                role
+            })
+            .collect();
+        let sort = match self.ordering.as_deref().filter(|o| !o.is_empty()) {
+            None => (SortKey::Id, false),
+            Some(raw) => SortKey::parse(raw).unwrap_or_else(|| {
+                errors.push(FieldError::new(
+                    "/query/ordering",
+                    "invalid_choice",
+                    format!("cannot order by {raw:?}"),
+                ));
+                (SortKey::Id, false)
+            }),
+        };
+        let page = self.page.unwrap_or(1);
+        if page == 0 {
+            errors.push(FieldError::new(
+                "/query/page",
+                "out_of_range",
+                "pages start at 1",
+            ));
+        }
+        let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            errors.push(FieldError::new(
+                "/query/page_size",
+                "out_of_range",
+                "must be 1 to 1000",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::validation(errors));
+        }
+        Ok(MemberQuery {
+            roles,
+            search: self
+                .search
+                .clone()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            sort,
+            page,
+            page_size,
+        })
+    }
+}
+
+/// A page of members, Label Studio's pagination shape.
+#[derive(Serialize, ToSchema)]
+pub struct MemberPageBody {
+    pub count: u64,
+    /// URL of the next page of the same query, or null.
+    pub next: Option<String>,
+    /// URL of the previous page of the same query, or null.
+    pub previous: Option<String>,
+    pub results: Vec<MemberBody>,
+}
+
+/// The URL of `page` of the request's own query.
+fn page_url(req: &HttpRequest, state: &AppState, page: u64) -> Option<String> {
+    let base = match state.settings.public_url.as_deref() {
+        Some(public) => format!("{public}{}", req.path()),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}{}", info.scheme(), info.host(), req.path())
+        }
+    };
+    let mut url = url::Url::parse(&base).ok()?;
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(key, _)| key != "page")
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .extend_pairs(kept)
+        .append_pair("page", &page.to_string());
+    Some(url.into())
+}
+
+/// Lists members (Owner, Administrator, Manager). A page past the end is an empty page.
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Organization id"), MembersQuery),
+    responses(
+        (status = 200, body = MemberPageBody),
+        (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not list members", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not a member of this organization", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/organizations/{id}/memberships")]
+pub async fn list_memberships(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i32>,
+    query: web::Query<MembersQuery>,
+) -> Result<web::Json<MemberPageBody>, ApiError> {
+    let query = query.parse()?;
+    let page = members::list(&state, &caller, id.into_inner(), &query).await?;
+    let has_next = query.page.saturating_mul(query.page_size) < page.count;
+    let has_previous = query.page > 1;
+    Ok(web::Json(MemberPageBody {
+        count: page.count,
+        next: has_next
+            .then(|| page_url(&req, &state, query.page + 1))
+            .flatten(),
+        previous: has_previous
+            .then(|| page_url(&req, &state, query.page - 1))
+            .flatten(),
+        results: page
+            .members
+            .iter()
+            .map(MemberBody::of)
+            .collect::<Result<_, _>>()?,
+    }))
+}
+
+/// One member (Owner, Administrator, Manager).
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Organization id"), ("user_id" = i32, Path, description = "User id")),
+    responses(
+        (status = 200, body = MemberBody),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role may not read members", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`organization_not_found` or `member_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[get("/api/organizations/{id}/memberships/{user_id}")]
+pub async fn get_membership(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(i32, i32)>,
+) -> Result<web::Json<MemberBody>, ApiError> {
+    let (organization_id, user_id) = path.into_inner();
+    let member = members::get(&state, &caller, organization_id, user_id).await?;
+    Ok(web::Json(MemberBody::of(&member)?))
+}
+
+/// A role assignment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RoleAssignment {
+    pub user_id: Option<i32>,
+    /// Any role but `OW`: activate a pending user, change a role, or deactivate with `DI`.
+    #[schema(value_type = Role)]
+    pub role: Option<String>,
+}
+
+impl RoleAssignment {
+    fn parse(&self) -> Result<(i32, Role), ApiError> {
+        let mut errors = Vec::new();
+        if self.user_id.is_none() {
+            errors.push(FieldError::new(
+                "/user_id",
+                "required",
+                "user_id is required",
+            ));
+        }
+        let role = match self.role.as_deref() {
+            None => {
+                errors.push(FieldError::new("/role", "required", "role is required"));
+                None
+            }
+            Some(code) => Role::from_code(code).or_else(|| {
+                errors.push(FieldError::new(
+                    "/role",
+                    "invalid_choice",
+                    format!("unknown role {code:?}"),
+                ));
+                None
+            }),
+        };
+        match (self.user_id, role) {
+            (Some(user_id), Some(role)) => Ok((user_id, role)),
+            _ => Err(ApiError::validation(errors)),
+        }
+    }
+}
+
+/// Assigns a role (Owner, Administrator); effective on the member's very next request.
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Organization id")),
+    request_body = RoleAssignment,
+    responses(
+        (status = 200, body = MemberBody),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`permission_denied`, `role_not_assignable`, `own_role_change` or `owner_protected`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`organization_not_found` or `member_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[patch("/api/organizations/{id}/memberships")]
+pub async fn update_membership(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i32>,
+    body: web::Json<RoleAssignment>,
+) -> Result<web::Json<MemberBody>, ApiError> {
+    let (user_id, role) = body.parse()?;
+    let member = members::assign_role(&state, &caller, id.into_inner(), user_id, role).await?;
+    Ok(web::Json(MemberBody::of(&member)?))
+}
+
+/// Removes a member, kept as history (Owner, Administrator); not yourself, not the Owner.
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Organization id"), ("user_id" = i32, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`permission_denied`, `own_role_change` or `owner_protected`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`organization_not_found` or `member_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[delete("/api/organizations/{id}/memberships/{user_id}")]
+pub async fn delete_membership(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (organization_id, user_id) = path.into_inner();
+    members::remove(&state, &caller, organization_id, user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TransferRequest {
+    /// The member, with an active role, who becomes Owner.
+    pub user_id: i32,
+}
+
+/// Makes another active member the Owner; the caller becomes Administrator (Owner only).
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Organization id")),
+    request_body = TransferRequest,
+    responses(
+        (status = 200, description = "The new Owner", body = MemberBody),
+        (status = 400, description = "`transfer_target_invalid`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the Owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`organization_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/organizations/{id}/transfer-ownership")]
+pub async fn transfer_ownership(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<i32>,
+    body: web::Json<TransferRequest>,
+) -> Result<web::Json<MemberBody>, ApiError> {
+    let member =
+        members::transfer_ownership(&state, &caller, id.into_inner(), body.user_id).await?;
+    Ok(web::Json(MemberBody::of(&member)?))
+}

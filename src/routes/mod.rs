@@ -1,0 +1,39 @@
+//! HTTP adapters: request and response types and thin handlers, one file per resource. Handlers
+//! extract, convert into domain types, call one service function and map the result.
+
+pub mod accounts;
+pub mod extractors;
+pub mod fallback;
+pub mod health;
+pub mod invite;
+pub mod memberships;
+pub mod organizations;
+pub mod representations;
+pub mod tokens;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Registers and documents every API route in one place.
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(health::health)
+        .service(health::ready)
+        .service(health::version)
+        .service(accounts::signup)
+        .service(accounts::login)
+        .service(accounts::whoami)
+        .service(tokens::refresh)
+        .service(tokens::create_personal_token)
+        .service(tokens::list_personal_tokens)
+        .service(tokens::blacklist)
+        .service(invite::get_invite_link)
+        .service(invite::reset_invite_link)
+        .service(invite::lookup_invite)
+        .service(organizations::list_organizations)
+        .service(organizations::get_organization)
+        .service(memberships::list_memberships)
+        .service(memberships::get_membership)
+        .service(memberships::update_membership)
+        .service(memberships::delete_membership)
+        .service(memberships::transfer_ownership);
+}

@@ -1,0 +1,80 @@
+//! The role a caller acts with in an organization, read from the database on every request.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::entities::membership;
+use crate::error::{ApiError, ErrorCode};
+
+/// How the organization was named, which decides how "not a member" is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrganizationRef {
+    /// The organization the token acts in: a removed member is told so (403).
+    Token,
+    /// An organization in the path: another organization's resources do not exist (404).
+    Path,
+}
+
+/// The caller's current membership and role in an organization.
+#[derive(Debug)]
+pub struct Acting {
+    pub membership: membership::Model,
+    pub role: Role,
+}
+
+/// Parses a stored role code; a bad value in the database is an internal error, not a client one.
+pub fn stored_role(code: &str) -> Result<Role, ApiError> {
+    Role::from_code(code).ok_or_else(|| ApiError::Internal(format!("unknown stored role {code:?}")))
+}
+
+/// The live (not removed) membership of `user_id` in `organization_id`.
+pub async fn live_membership<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<Option<membership::Model>, ApiError> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+/// Loads the caller's membership and checks that its current role satisfies `allowed`.
+pub async fn acting_in<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    organization_id: i32,
+    reference: OrganizationRef,
+    allowed: fn(Role) -> bool,
+) -> Result<Acting, ApiError> {
+    let Some(membership) = live_membership(db, organization_id, caller.user.id).await? else {
+        return Err(match reference {
+            OrganizationRef::Path => {
+                ApiError::new(ErrorCode::OrganizationNotFound, "No such organization.")
+            }
+            OrganizationRef::Token => ApiError::new(
+                ErrorCode::MembershipRemoved,
+                "You are no longer a member of this organization.",
+            ),
+        });
+    };
+    let role = stored_role(&membership.role)?;
+    match role {
+        Role::NotActivated => Err(ApiError::new(
+            ErrorCode::AccountNotActivated,
+            "An Owner or Administrator has to assign you a role first.",
+        )),
+        Role::Deactivated => Err(ApiError::new(
+            ErrorCode::AccountDeactivated,
+            "Your account in this organization is deactivated.",
+        )),
+        role if !allowed(role) => Err(ApiError::new(
+            ErrorCode::PermissionDenied,
+            format!("The {} role may not do this.", role.code()),
+        )),
+        role => Ok(Acting { membership, role }),
+    }
+}

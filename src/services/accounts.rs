@@ -1,0 +1,301 @@
+//! Signup, login and bootstrap: how people get an account and a place in an organization.
+
+use std::sync::OnceLock;
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
+
+use super::access::stored_role;
+use super::tokens::{TokenPair, issue_pair};
+use super::{is_unique_violation, now};
+use crate::auth::password;
+use crate::db::{DEFAULT_ORGANIZATION_KEY, claim_instance_setting, instance_setting};
+use crate::domain::token::random_url_token;
+use crate::domain::{EmailAddress, Password, Role};
+use crate::entities::{membership, organization, user};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Title of the organization the first signup creates when it names none.
+pub const DEFAULT_ORGANIZATION_TITLE: &str = "My organization";
+
+/// A validated signup request.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub email: EmailAddress,
+    pub password: Password,
+    pub first_name: String,
+    pub last_name: String,
+    pub token: Option<String>,
+    pub organization_title: Option<String>,
+}
+
+/// A new account, its membership, and tokens to use at once.
+pub struct Joined {
+    pub user: user::Model,
+    pub membership: membership::Model,
+    pub tokens: TokenPair,
+}
+
+/// Where a signup lands.
+enum Destination {
+    /// Joins an existing organization with this role.
+    Join(organization::Model, Role),
+    /// Creates the instance's first organization and becomes its Owner.
+    Found(String),
+}
+
+/// Signs a person up under the signup rules of the API contract.
+pub async fn signup(state: &AppState, account: NewAccount) -> Result<Joined, ApiError> {
+    let password_hash = password::hash(account.password.expose().to_owned()).await?;
+    let txn = state.db.begin().await?;
+    let destination = destination(&txn, state, &account).await?;
+    let (organization, role) = match destination {
+        Destination::Join(organization, role) => (organization, role),
+        Destination::Found(title) => (create_organization(&txn, &title).await?, Role::Owner),
+    };
+    let user = insert_user(&txn, &account, password_hash, organization.id).await?;
+    let membership = insert_membership(&txn, organization.id, user.id, role, None).await?;
+    if role == Role::Owner {
+        claim_founder(&txn, organization, user.id).await?;
+    }
+    let tokens = issue_pair(&txn, state, user.id, membership.organization_id, role).await?;
+    txn.commit().await?;
+    log::info!(
+        "user {} signed up into organization {} as {}",
+        user.id,
+        membership.organization_id,
+        role
+    );
+    Ok(Joined {
+        user,
+        membership,
+        tokens,
+    })
+}
+
+async fn destination(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    account: &NewAccount,
+) -> Result<Destination, ApiError> {
+    if let Some(token) = account.token.as_deref() {
+        let organization = organization::Entity::find()
+            .filter(organization::Column::InviteToken.eq(token))
+            .one(txn)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InviteLinkInvalid,
+                    "This invite link is not valid; it may have been reset.",
+                )
+            })?;
+        return Ok(Destination::Join(organization, Role::NotActivated));
+    }
+    let default_id = instance_setting(txn, DEFAULT_ORGANIZATION_KEY).await?;
+    let Some(default_id) = default_id.and_then(|id| id.parse::<i32>().ok()) else {
+        let title = account
+            .organization_title
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ORGANIZATION_TITLE.to_owned());
+        return Ok(Destination::Found(title));
+    };
+    if state.settings.disable_signup_without_link {
+        return Err(ApiError::new(
+            ErrorCode::SignupRequiresInvite,
+            "Signup is open only through an invite link or an invitation.",
+        ));
+    }
+    let organization = organization::Entity::find_by_id(default_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::Internal("default organization is missing".into()))?;
+    Ok(Destination::Join(organization, Role::NotActivated))
+}
+
+/// Creates an organization with a fresh invite link.
+async fn create_organization<C: ConnectionTrait>(
+    db: &C,
+    title: &str,
+) -> Result<organization::Model, ApiError> {
+    Ok(organization::ActiveModel {
+        title: Set(title.to_owned()),
+        invite_token: Set(random_url_token()),
+        created_by: Set(None),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Records the Owner as the organization's creator and, on an empty instance, makes it the
+/// default organization. Two racing first signups both try; the loser is refused (and joins as a
+/// walk-in when it retries) rather than creating a second "first" organization.
+async fn claim_founder<C: ConnectionTrait>(
+    db: &C,
+    organization: organization::Model,
+    user_id: i32,
+) -> Result<(), ApiError> {
+    let organization_id = organization.id;
+    let mut organization: organization::ActiveModel = organization.into();
+    organization.created_by = Set(Some(user_id));
+    organization.update(db).await?;
+    let winner =
+        claim_instance_setting(db, DEFAULT_ORGANIZATION_KEY, organization_id.to_string()).await?;
+    if winner != organization_id.to_string() {
+        return Err(ApiError::new(
+            ErrorCode::SignupConflict,
+            "Another signup created the first organization at the same moment; sign up again.",
+        ));
+    }
+    Ok(())
+}
+
+async fn insert_user<C: ConnectionTrait>(
+    db: &C,
+    account: &NewAccount,
+    password_hash: String,
+    organization_id: i32,
+) -> Result<user::Model, ApiError> {
+    let inserted = user::ActiveModel {
+        email: Set(account.email.as_typed().to_owned()),
+        email_normalized: Set(account.email.normalized().to_owned()),
+        username: Set(account.email.as_typed().to_owned()),
+        first_name: Set(account.first_name.clone()),
+        last_name: Set(account.last_name.clone()),
+        password_hash: Set(password_hash),
+        active_organization_id: Set(Some(organization_id)),
+        date_joined: Set(now()),
+        last_activity: Set(Some(now())),
+        ..Default::default()
+    }
+    .insert(db)
+    .await;
+    inserted.map_err(|error| {
+        if is_unique_violation(&error) {
+            ApiError::new(
+                ErrorCode::EmailTaken,
+                "An account with this email already exists; sign in instead.",
+            )
+        } else {
+            error.into()
+        }
+    })
+}
+
+/// Adds `user_id` to an organization with `role`.
+pub async fn insert_membership<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i32,
+    user_id: i32,
+    role: Role,
+    invited_by: Option<i32>,
+) -> Result<membership::Model, ApiError> {
+    let at = now();
+    Ok(membership::ActiveModel {
+        organization_id: Set(organization_id),
+        user_id: Set(user_id),
+        role: Set(role.code().to_owned()),
+        invited_by: Set(invited_by),
+        created_at: Set(at),
+        updated_at: Set(at),
+        deleted_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Checks an email and password; wrong email and wrong password look the same, and take as long.
+pub async fn login(state: &AppState, email: &str, password: String) -> Result<TokenPair, ApiError> {
+    let refused = || ApiError::new(ErrorCode::InvalidCredentials, "Wrong email or password.");
+    let found = match EmailAddress::parse(email) {
+        Some(email) => {
+            user::Entity::find()
+                .filter(user::Column::EmailNormalized.eq(email.normalized()))
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let Some(user) = found else {
+        // Spend the same effort as a real check so timing does not reveal which emails exist.
+        password::verify(password, dummy_hash().await?).await?;
+        return Err(refused());
+    };
+    if !password::verify(password, user.password_hash.clone()).await? {
+        return Err(refused());
+    }
+    let (organization_id, role) = login_organization(&state.db, &user).await?;
+    let mut active: user::ActiveModel = user.clone().into();
+    active.last_activity = Set(Some(now()));
+    active.update(&state.db).await?;
+    issue_pair(&state.db, state, user.id, organization_id, role).await
+}
+
+/// The organization a login acts in: the user's active one, else their oldest live membership.
+async fn login_organization<C: ConnectionTrait>(
+    db: &C,
+    user: &user::Model,
+) -> Result<(i32, Role), ApiError> {
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(user.id))
+        .filter(membership::Column::DeletedAt.is_null())
+        .order_by_asc(membership::Column::Id)
+        .all(db)
+        .await?;
+    let chosen = memberships
+        .iter()
+        .find(|m| Some(m.organization_id) == user.active_organization_id)
+        .or(memberships.first());
+    match chosen {
+        Some(membership) => Ok((membership.organization_id, stored_role(&membership.role)?)),
+        // Removed from every organization: the token still answers `whoami`, nothing else.
+        None => Ok((
+            user.active_organization_id.unwrap_or_default(),
+            Role::NotActivated,
+        )),
+    }
+}
+
+async fn dummy_hash() -> Result<String, ApiError> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash.clone());
+    }
+    let hash = password::hash(random_url_token()).await?;
+    Ok(DUMMY.get_or_init(|| hash).clone())
+}
+
+/// Creates an organization with `email` as its Owner, for scripted installs. The first
+/// organization of an instance becomes its default one.
+pub async fn bootstrap(
+    state: &AppState,
+    email: EmailAddress,
+    password: Password,
+    title: &str,
+) -> Result<(organization::Model, user::Model), ApiError> {
+    let password_hash = password::hash(password.expose().to_owned()).await?;
+    let txn = state.db.begin().await?;
+    let organization = create_organization(&txn, title).await?;
+    let account = NewAccount {
+        email,
+        password,
+        first_name: String::new(),
+        last_name: String::new(),
+        token: None,
+        organization_title: None,
+    };
+    let user = insert_user(&txn, &account, password_hash, organization.id).await?;
+    insert_membership(&txn, organization.id, user.id, Role::Owner, None).await?;
+    let mut active: organization::ActiveModel = organization.clone().into();
+    active.created_by = Set(Some(user.id));
+    let organization = active.update(&txn).await?;
+    claim_instance_setting(&txn, DEFAULT_ORGANIZATION_KEY, organization.id.to_string()).await?;
+    txn.commit().await?;
+    Ok((organization, user))
+}

@@ -1,0 +1,353 @@
+//! Organization members: the paginated list (pending users are `role=NO`), one member, role
+//! assignment, removal and ownership transfer, under the role rules of `domain::role`.
+
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
+};
+
+use super::access::{Acting, OrganizationRef, acting_in, live_membership, stored_role};
+use super::now;
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::domain::role::GrantRefusal;
+use crate::entities::{membership, user};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// A membership with its user.
+#[derive(Debug)]
+pub struct Member {
+    pub membership: membership::Model,
+    pub user: user::Model,
+}
+
+/// Sort keys of the members list; a leading `-` in the query reverses one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Id,
+    CreatedAt,
+    Email,
+    Role,
+    LastActivity,
+}
+
+impl SortKey {
+    /// Parses `ordering` (`email`, `-created_at`, ...); `None` when the field is unknown.
+    pub fn parse(raw: &str) -> Option<(SortKey, bool)> {
+        let (field, descending) = match raw.strip_prefix('-') {
+            Some(field) => (field, true),
+            None => (raw, false),
+        };
+        let key = match field {
+            "id" => SortKey::Id,
+            "created_at" | "date_joined" => SortKey::CreatedAt,
+            "email" | "user__email" => SortKey::Email,
+            "role" => SortKey::Role,
+            "last_activity" | "user__last_activity" => SortKey::LastActivity,
+            _ => return None,
+        };
+        Some((key, descending))
+    }
+}
+
+/// A validated members-list query.
+#[derive(Debug)]
+pub struct MemberQuery {
+    pub roles: Vec<Role>,
+    pub search: Option<String>,
+    pub sort: (SortKey, bool),
+    pub page: u64,
+    pub page_size: u64,
+}
+
+/// One page of members and the total number matching.
+pub struct MemberPage {
+    pub count: u64,
+    pub members: Vec<Member>,
+}
+
+/// Lists live members of an organization; Owners, Administrators and Managers only.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    query: &MemberQuery,
+) -> Result<MemberPage, ApiError> {
+    acting_in(
+        &state.db,
+        caller,
+        organization_id,
+        OrganizationRef::Path,
+        Role::reads_members,
+    )
+    .await?;
+    let matching = matching_members(organization_id, query);
+    let count = matching.clone().count(&state.db).await?;
+    let rows = sorted(matching, query.sort)
+        .select_also(user::Entity)
+        .offset((query.page - 1).saturating_mul(query.page_size))
+        .limit(query.page_size)
+        .all(&state.db)
+        .await?;
+    let members = rows
+        .into_iter()
+        .filter_map(|(membership, user)| user.map(|user| Member { membership, user }))
+        .collect();
+    Ok(MemberPage { count, members })
+}
+
+fn matching_members(organization_id: i32, query: &MemberQuery) -> Select<membership::Entity> {
+    let mut select = membership::Entity::find()
+        .join(JoinType::InnerJoin, membership::Relation::User.def())
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::DeletedAt.is_null());
+    if !query.roles.is_empty() {
+        select =
+            select.filter(membership::Column::Role.is_in(query.roles.iter().map(|r| r.code())));
+    }
+    if let Some(term) = query.search.as_deref() {
+        select = select.filter(search_condition(term));
+    }
+    select
+}
+
+/// Case-insensitive substring match on email, first and last name; `%` and `_` match literally.
+fn search_condition(term: &str) -> Condition {
+    let escaped = term
+        .to_lowercase()
+        .replace('!', "!!")
+        .replace('%', "!%")
+        .replace('_', "!_");
+    let pattern = format!("%{escaped}%");
+    let like = || LikeExpr::new(pattern.clone()).escape('!');
+    Condition::any()
+        .add(Expr::col((user::Entity, user::Column::EmailNormalized)).like(like()))
+        .add(
+            Expr::expr(Func::lower(Expr::col((
+                user::Entity,
+                user::Column::FirstName,
+            ))))
+            .like(like()),
+        )
+        .add(
+            Expr::expr(Func::lower(Expr::col((
+                user::Entity,
+                user::Column::LastName,
+            ))))
+            .like(like()),
+        )
+}
+
+fn sorted(
+    select: Select<membership::Entity>,
+    (key, descending): (SortKey, bool),
+) -> Select<membership::Entity> {
+    let order = if descending {
+        sea_orm::Order::Desc
+    } else {
+        sea_orm::Order::Asc
+    };
+    let select = match key {
+        SortKey::Id => select,
+        SortKey::CreatedAt => select.order_by(membership::Column::CreatedAt, order.clone()),
+        SortKey::Email => select.order_by(
+            Expr::col((user::Entity, user::Column::EmailNormalized)),
+            order.clone(),
+        ),
+        SortKey::Role => select.order_by(membership::Column::Role, order.clone()),
+        SortKey::LastActivity => select.order_by(
+            Expr::col((user::Entity, user::Column::LastActivity)),
+            order.clone(),
+        ),
+    };
+    // The id breaks ties so pages never overlap or skip.
+    select.order_by(membership::Column::Id, order)
+}
+
+/// One live member; Owners, Administrators and Managers only.
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<Member, ApiError> {
+    acting_in(
+        &state.db,
+        caller,
+        organization_id,
+        OrganizationRef::Path,
+        Role::reads_members,
+    )
+    .await?;
+    let membership = target_membership(&state.db, organization_id, user_id).await?;
+    with_user(&state.db, membership).await
+}
+
+/// Sets a member's role: activates a pending user, changes a role, or deactivates with `DI`.
+pub async fn assign_role(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    user_id: i32,
+    role: Role,
+) -> Result<Member, ApiError> {
+    let txn = state.db.begin().await?;
+    let acting = managing(&txn, caller, organization_id).await?;
+    let target = target_membership(&txn, organization_id, user_id).await?;
+    let current = stored_role(&target.role)?;
+    Role::check_grant(acting.role, caller.user.id, user_id, current, role).map_err(refusal)?;
+    let mut active: membership::ActiveModel = target.into();
+    active.role = Set(role.code().to_owned());
+    active.updated_at = Set(now());
+    let updated = active.update(&txn).await?;
+    let member = with_user(&txn, updated).await?;
+    txn.commit().await?;
+    log::info!(
+        "user {} set the role of user {user_id} in organization {organization_id} from {current} to {role}",
+        caller.user.id
+    );
+    Ok(member)
+}
+
+/// Removes a member (kept as history); not yourself, not the Owner.
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<(), ApiError> {
+    let txn = state.db.begin().await?;
+    managing(&txn, caller, organization_id).await?;
+    if user_id == caller.user.id {
+        return Err(ApiError::new(
+            ErrorCode::OwnRoleChange,
+            "You cannot remove yourself from the organization.",
+        ));
+    }
+    let target = target_membership(&txn, organization_id, user_id).await?;
+    if stored_role(&target.role)? == Role::Owner {
+        return Err(refusal(GrantRefusal::OwnerProtected));
+    }
+    let mut active: membership::ActiveModel = target.into();
+    active.deleted_at = Set(Some(now()));
+    active.updated_at = Set(now());
+    active.update(&txn).await?;
+    txn.commit().await?;
+    log::info!(
+        "user {} removed user {user_id} from organization {organization_id}",
+        caller.user.id
+    );
+    Ok(())
+}
+
+/// Makes `user_id` the Owner and the caller an Administrator, in one transaction.
+pub async fn transfer_ownership(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<Member, ApiError> {
+    let txn = state.db.begin().await?;
+    let acting = acting_in(
+        &txn,
+        caller,
+        organization_id,
+        OrganizationRef::Path,
+        |role| role == Role::Owner,
+    )
+    .await?;
+    let target = live_membership(&txn, organization_id, user_id)
+        .await?
+        .filter(|target| target.user_id != caller.user.id)
+        .filter(|target| stored_role(&target.role).is_ok_and(Role::is_active))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::TransferTargetInvalid,
+                "Ownership can only go to another member with an active role.",
+            )
+        })?;
+    set_role(&txn, acting.membership, Role::Administrator).await?;
+    let new_owner = set_role(&txn, target, Role::Owner).await?;
+    let member = with_user(&txn, new_owner).await?;
+    txn.commit().await?;
+    log::info!(
+        "user {} transferred ownership of organization {organization_id} to user {user_id}",
+        caller.user.id
+    );
+    Ok(member)
+}
+
+async fn managing<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+    organization_id: i32,
+) -> Result<Acting, ApiError> {
+    acting_in(
+        db,
+        caller,
+        organization_id,
+        OrganizationRef::Path,
+        Role::manages_members,
+    )
+    .await
+}
+
+async fn set_role<C: ConnectionTrait>(
+    db: &C,
+    membership: membership::Model,
+    role: Role,
+) -> Result<membership::Model, ApiError> {
+    let mut active: membership::ActiveModel = membership.into();
+    active.role = Set(role.code().to_owned());
+    active.updated_at = Set(now());
+    Ok(active.update(db).await?)
+}
+
+async fn target_membership<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<membership::Model, ApiError> {
+    live_membership(db, organization_id, user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MemberNotFound,
+                "This user is not a member of the organization.",
+            )
+        })
+}
+
+async fn with_user<C: ConnectionTrait>(
+    db: &C,
+    membership: membership::Model,
+) -> Result<Member, ApiError> {
+    let user = user::Entity::find_by_id(membership.user_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::Internal("membership without user".into()))?;
+    Ok(Member { membership, user })
+}
+
+fn refusal(refusal: GrantRefusal) -> ApiError {
+    match refusal {
+        GrantRefusal::NotAllowed => ApiError::new(
+            ErrorCode::PermissionDenied,
+            "Your role may not assign roles.",
+        ),
+        GrantRefusal::OwnerNotAssignable => ApiError::new(
+            ErrorCode::RoleNotAssignable,
+            "The Owner role moves only through ownership transfer.",
+        ),
+        GrantRefusal::OwnRole => {
+            ApiError::new(ErrorCode::OwnRoleChange, "Nobody changes their own role.")
+        }
+        GrantRefusal::OwnerProtected => ApiError::new(
+            ErrorCode::OwnerProtected,
+            "The Owner's membership changes only through ownership transfer.",
+        ),
+    }
+}

@@ -1,0 +1,26 @@
+//! Use cases. Each function owns its transaction and enforces the role rules; none knows about HTTP.
+
+pub mod access;
+pub mod accounts;
+pub mod invite_link;
+pub mod members;
+pub mod organizations;
+pub mod tokens;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use sea_orm::{DbErr, SqlErr};
+
+/// The current instant, to whole seconds: every backend then stores and returns the same value.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(0)
+}
+
+/// A stored instant as UTC for the wire.
+pub fn utc(instant: NaiveDateTime) -> DateTime<Utc> {
+    instant.and_utc().trunc_subsecs(0)
+}
+
+/// Whether `error` is a unique-constraint violation, on any backend.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}

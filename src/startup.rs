@@ -1,0 +1,144 @@
+//! Building the application: database, migrations, JWT keys, the App factory, the HTTP server.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, Service};
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpServer, web};
+use sea_orm::DatabaseConnection;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtKeys;
+use crate::db;
+use crate::domain::token::random_url_token;
+use crate::routes::extractors::{json_config, path_config, query_config};
+use crate::routes::fallback::{KnownRoutes, no_route};
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// A bound, ready-to-run service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects, migrates, resolves the JWT secret and binds `settings.host:settings.port`
+    /// (port 0 picks a free port, as tests do).
+    pub async fn build(settings: Settings) -> Result<Application, Box<dyn std::error::Error>> {
+        let state = prepare_state(settings).await?;
+        let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))?;
+        let port = listener.local_addr()?.port();
+        let server = server(listener, state.clone())?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests and background tasks.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects, migrates and resolves the JWT secret: everything a request or a command needs.
+pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, sea_orm::DbErr> {
+    let db = db::connect(&settings).await?;
+    db::migrate(&db).await?;
+    let secret = jwt_secret(&db, &settings).await?;
+    Ok(web::Data::new(AppState {
+        db,
+        jwt: JwtKeys::new(secret.as_bytes()),
+        settings,
+    }))
+}
+
+/// `JWT_SECRET`, or the one kept in the database (generated once, shared by every instance).
+async fn jwt_secret(
+    db: &DatabaseConnection,
+    settings: &Settings,
+) -> Result<String, sea_orm::DbErr> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.expose().to_owned());
+    }
+    let stored = db::instance_setting(db, db::JWT_SECRET_KEY).await?;
+    if stored.is_none() {
+        log::warn!(
+            "JWT_SECRET is not set: generated one and stored it in the database; set JWT_SECRET to manage it yourself"
+        );
+    }
+    match stored {
+        Some(secret) => Ok(secret),
+        None => {
+            let generated = format!("{}{}", random_url_token(), random_url_token());
+            db::claim_instance_setting(db, db::JWT_SECRET_KEY, generated).await
+        }
+    }
+}
+
+fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let spec = crate::openapi::spec();
+    let routes = web::Data::new(KnownRoutes::from_spec(&spec));
+    let max_body = state.settings.max_body_bytes;
+    let server = HttpServer::new(move || {
+        App::new()
+            .into_utoipa_app()
+            .configure(crate::routes::configure)
+            .into_app()
+            .app_data(state.clone())
+            .app_data(routes.clone())
+            .app_data(json_config(max_body))
+            .app_data(query_config())
+            .app_data(path_config())
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", spec.clone()))
+            .default_service(web::to(no_route))
+            .wrap_fn(|mut req, service| {
+                trim_api_trailing_slash(&mut req);
+                service.call(req)
+            })
+            // The path only: query strings can carry invite tokens, which never reach the log.
+            .wrap(
+                Logger::new("%{method}xi %U %s %b %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string()),
+            )
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Label Studio clients call paths with and without a trailing slash; routes are registered
+/// without one. Only `/api/` paths are rewritten: the docs UI relies on its own slashes.
+fn trim_api_trailing_slash(req: &mut actix_web::dev::ServiceRequest) {
+    let path = req.path();
+    if !(path.starts_with("/api/") && path.len() > 5 && path.ends_with('/')) {
+        return;
+    }
+    let trimmed = path.trim_end_matches('/').to_owned();
+    let path_and_query = match req.query_string() {
+        "" => trimmed,
+        query => format!("{trimmed}?{query}"),
+    };
+    let mut parts = req.head().uri.clone().into_parts();
+    let Ok(path_and_query) = path_and_query.parse() else {
+        return;
+    };
+    parts.path_and_query = Some(path_and_query);
+    if let Ok(uri) = actix_web::http::Uri::from_parts(parts) {
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+}
