@@ -19,6 +19,7 @@ Configuration (environment variables):
   DISABLE_SIGNUP_WITHOUT_LINK  true: signup needs an invite link or invitation
                                (LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK is honoured too)
   MAX_BODY_BYTES               largest accepted request body (default 262144)
+  WORKERS                      HTTP worker threads (default: one per core)
   RUST_LOG                     log filter (default info)";
 
 #[derive(Parser, Debug)]

@@ -49,6 +49,8 @@ pub struct Settings {
     pub disable_signup_without_link: bool,
     /// `MAX_BODY_BYTES`: request bodies beyond this are refused with 413.
     pub max_body_bytes: usize,
+    /// `WORKERS`: HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             personal_token_ttl: Duration::from_secs(365 * 24 * 3600),
             disable_signup_without_link: false,
             max_body_bytes: 256 * 1024,
+            workers: None,
         }
     }
 }
@@ -151,6 +154,15 @@ impl Settings {
                 value.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
                     invalid("MAX_BODY_BYTES", "expected a number of bytes >= 1024")
                 })?;
+        }
+        if let Some(value) = get("WORKERS") {
+            settings.workers = Some(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| invalid("WORKERS", "expected a number from 1 to 256"))?,
+            );
         }
         Ok(settings)
     }

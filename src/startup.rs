@@ -93,7 +93,8 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let spec = crate::openapi::spec();
     let routes = web::Data::new(KnownRoutes::from_spec(&spec));
     let max_body = state.settings.max_body_bytes;
-    let server = HttpServer::new(move || {
+    let workers = state.settings.workers;
+    let mut server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
             .configure(crate::routes::configure)
@@ -114,10 +115,11 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
                 Logger::new("%{method}xi %U %s %b %Dms")
                     .custom_request_replace("method", |req| req.method().to_string()),
             )
-    })
-    .listen(listener)?
-    .run();
-    Ok(server)
+    });
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.listen(listener)?.run())
 }
 
 /// Label Studio clients call paths with and without a trailing slash; routes are registered

@@ -7,12 +7,11 @@ use validator::{Validate, ValidationErrors};
 
 use crate::error::{ApiError, ErrorCode, FieldError};
 
-/// JSON bodies: capped at `limit` bytes, a missing `Content-Type` accepted (curl users), every
-/// failure a problem document.
+/// JSON bodies: `application/json` (or `+json`), capped at `limit` bytes, every failure a
+/// problem document.
 pub fn json_config(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(limit)
-        .content_type_required(false)
         .error_handler(|error, _req| json_problem(error).into())
 }
 

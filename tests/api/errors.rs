@@ -1,0 +1,100 @@
+//! Every failure is a problem document: framework failures included.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_are_problems() {
+    let app = spawn_app().await;
+    assert_problem(
+        app.request(Method::GET, "/nowhere", None, None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let wrong = app
+        .request(Method::DELETE, "/api/invite/", None, None)
+        .await;
+    assert_eq!(
+        wrong.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
+    assert_problem(wrong, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let owner = app.owner().await;
+    let not_an_id = app
+        .request(
+            Method::GET,
+            "/api/organizations/abc",
+            Some(&owner.access),
+            None,
+        )
+        .await;
+    assert_problem(not_an_id, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn malformed_wrongly_typed_and_oversized_bodies_are_problems() {
+    let app = spawn_app_with(|s| s.max_body_bytes = 4096).await;
+    let url = app.url("/api/signup");
+    let malformed = app
+        .client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(malformed, StatusCode::BAD_REQUEST, "malformed_json").await;
+    let wrong_type = app
+        .post("/api/signup", None, json!({"email": 5, "password": []}))
+        .await;
+    assert_problem(wrong_type, StatusCode::BAD_REQUEST, "validation_failed").await;
+    let huge = app
+        .post(
+            "/api/signup",
+            None,
+            json!({"email": "a@b.org", "password": "x".repeat(10_000)}),
+        )
+        .await;
+    assert_problem(huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    let untyped = app.client.post(&url).body("{}").send().await.expect("sent");
+    assert_problem(
+        untyped,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let form = app
+        .client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=a")
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(
+        form,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    let nul = app
+        .post(
+            "/api/signup",
+            None,
+            json!({"email": "a\u{0}@b.org", "password": "password123"}),
+        )
+        .await;
+    assert_problem(nul, StatusCode::BAD_REQUEST, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn health_ready_and_version_answer() {
+    let app = spawn_app().await;
+    for path in ["/health", "/ready", "/version"] {
+        let response = app.request(Method::GET, path, None, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}

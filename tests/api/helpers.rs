@@ -1,0 +1,213 @@
+//! The test harness: every test gets its own app on 127.0.0.1:0 and its own database (a temp
+//! SQLite file, or a fresh PostgreSQL/MariaDB database when `TEST_DATABASE_URL` names a server).
+
+use org_members::settings::Settings;
+use org_members::startup::Application;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    pub state: actix_web::web::Data<org_members::state::AppState>,
+    _sqlite_dir: Option<tempfile::TempDir>,
+}
+
+/// A signed-up user and their tokens.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: i64,
+    pub organization_id: i64,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns an app with settings adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (database_url, sqlite_dir) = fresh_database().await;
+    let mut settings = Settings {
+        database_url: database_url.clone(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        workers: Some(1),
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let mut app = start(settings).await;
+    app._sqlite_dir = sqlite_dir;
+    app
+}
+
+/// A second instance on the same database as `other` (as two replicas would run).
+pub async fn spawn_sibling(other: &TestApp) -> TestApp {
+    start(Settings {
+        database_url: other.database_url.clone(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        workers: Some(1),
+        ..Settings::default()
+    })
+    .await
+}
+
+async fn start(settings: Settings) -> TestApp {
+    let database_url = settings.database_url.clone();
+    let application = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let state = application.state();
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        database_url,
+        state,
+        _sqlite_dir: None,
+    }
+}
+
+async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    use sea_orm::ConnectionTrait;
+    let Ok(server_url) = std::env::var("TEST_DATABASE_URL") else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/test.sqlite3?mode=rwc", dir.path().display());
+        return (url, Some(dir));
+    };
+    let name = format!("om_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(server_url.as_str())
+        .await
+        .expect("test database server reachable");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let base = server_url.rsplit_once('/').expect("URL with a database").0;
+    (format!("{base}/{name}"), None)
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Signs up with `body` and expects 201.
+    pub async fn signup(&self, body: Value) -> Session {
+        let response = self.post("/api/signup", None, body).await;
+        let body = json_body(response, StatusCode::CREATED).await;
+        Session {
+            user_id: body["user"]["id"].as_i64().expect("user id"),
+            organization_id: body["organization_membership"]["organization_id"]
+                .as_i64()
+                .expect("organization id"),
+            access: body["access"].as_str().expect("access").to_owned(),
+            refresh: body["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// The first signup of an empty instance: the Owner of a new organization.
+    pub async fn owner(&self) -> Session {
+        self.signup(json!({"email": "owner@example.org", "password": PASSWORD, "organization_title": "Acme"}))
+            .await
+    }
+
+    pub async fn invite_token(&self, session: &Session) -> String {
+        let body = json_body(
+            self.get("/api/invite", &session.access).await,
+            StatusCode::OK,
+        )
+        .await;
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Signs `email` up through the organization link of `owner`'s organization.
+    pub async fn join_via_link(&self, owner: &Session, email: &str) -> Session {
+        let token = self.invite_token(owner).await;
+        self.signup(json!({"email": email, "password": PASSWORD, "token": token}))
+            .await
+    }
+
+    /// A member of `owner`'s organization with `role` (joins via the link, then is assigned).
+    pub async fn member_with_role(&self, owner: &Session, email: &str, role: &str) -> Session {
+        let member = self.join_via_link(owner, email).await;
+        if role != "NO" {
+            self.assign(owner, member.user_id, role).await;
+        }
+        member
+    }
+
+    /// Assigns `role` to `user_id` in `actor`'s organization and expects 200.
+    pub async fn assign(&self, actor: &Session, user_id: i64, role: &str) -> Value {
+        let path = format!("/api/organizations/{}/memberships", actor.organization_id);
+        let response = self
+            .patch(
+                &path,
+                &actor.access,
+                json!({"user_id": user_id, "role": role}),
+            )
+            .await;
+        json_body(response, StatusCode::OK).await
+    }
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn json_body(response: Response, expected: StatusCode) -> Value {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(status, expected, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts a problem document with `status` and `code`, and returns it.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = json_body(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "body: {body}");
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status.as_u16(), "body: {body}");
+    for member in ["type", "title", "detail"] {
+        assert!(body[member].is_string(), "problem lacks {member}: {body}");
+    }
+    body
+}

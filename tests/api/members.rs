@@ -1,0 +1,369 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{assert_problem, json_body, spawn_app};
+
+#[tokio::test]
+async fn pending_users_are_listed_filtered_searched_and_paginated() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    for i in 0..5 {
+        app.join_via_link(&owner, &format!("pending{i}@example.org"))
+            .await;
+    }
+    let annotator = app
+        .member_with_role(&owner, "Annie@Example.org", "AN")
+        .await;
+    let base = format!("/api/organizations/{}/memberships", owner.organization_id);
+
+    let page1 = json_body(
+        app.get(&format!("{base}?role=NO&page_size=2"), &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page1["count"], 5);
+    assert_eq!(page1["results"].as_array().map(Vec::len), Some(2));
+    assert!(page1["previous"].is_null());
+    let next = page1["next"].as_str().expect("next page URL");
+    assert!(
+        next.contains("role=NO") && next.contains("page_size=2") && next.contains("page=2"),
+        "{next}"
+    );
+    assert!(
+        page1["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|m| m["role"] == "NO")
+    );
+
+    let page3 = json_body(
+        app.client
+            .get(next.replace("page=2", "page=3"))
+            .bearer_auth(&owner.access)
+            .send()
+            .await
+            .expect("sent"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page3["results"].as_array().map(Vec::len), Some(1));
+    assert!(page3["next"].is_null());
+    assert!(
+        page3["previous"]
+            .as_str()
+            .is_some_and(|p| p.contains("page=2"))
+    );
+
+    let past_end = json_body(
+        app.get(&format!("{base}?role=NO&page_size=2&page=9"), &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(past_end["results"], json!([]));
+    assert_eq!(past_end["count"], 5);
+
+    let both = json_body(
+        app.get(&format!("{base}?role=NO,AN"), &owner.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(both["count"], 6);
+    let everyone = json_body(
+        app.get(&format!("{base}/"), &owner.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(everyone["count"], 7);
+
+    let found = json_body(
+        app.get(&format!("{base}?search=annie%40EXAMPLE"), &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["count"], 1);
+    assert_eq!(found["results"][0]["user"]["id"], annotator.user_id);
+    assert_eq!(found["results"][0]["user"]["email"], "Annie@Example.org");
+    let literal = json_body(
+        app.get(&format!("{base}?search=%25"), &owner.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(literal["count"], 0, "% is matched literally");
+
+    let by_email = json_body(
+        app.get(
+            &format!("{base}?ordering=-email&page_size=1"),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        by_email["results"][0]["user"]["email"],
+        "pending4@example.org"
+    );
+}
+
+#[tokio::test]
+async fn bad_list_queries_are_problems() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let base = format!("/api/organizations/{}/memberships", owner.organization_id);
+    for query in ["role=XX", "page=0", "page_size=1001", "ordering=password"] {
+        assert_problem(
+            app.get(&format!("{base}?{query}"), &owner.access).await,
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        )
+        .await;
+    }
+    assert_problem(
+        app.get(&format!("{base}?page=abc"), &owner.access).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn assigning_a_role_activates_a_pending_user_at_once() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let pending = app.join_via_link(&owner, "newbie@example.org").await;
+    let member = app.assign(&owner, pending.user_id, "AD").await;
+    assert_eq!(member["role"], "AD");
+    assert_eq!(member["user"]["id"], pending.user_id);
+    // The token issued while pending works with the new role on the very next request.
+    json_body(
+        app.get("/api/invite", &pending.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let one = json_body(
+        app.get(
+            &format!(
+                "/api/organizations/{}/memberships/{}",
+                owner.organization_id, pending.user_id
+            ),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(one["role"], "AD");
+}
+
+#[tokio::test]
+async fn a_demotion_takes_effect_on_the_next_request_with_an_old_token() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    json_body(app.get("/api/invite", &admin.access).await, StatusCode::OK).await;
+    app.assign(&owner, admin.user_id, "AN").await;
+    assert_problem(
+        app.get("/api/invite", &admin.access).await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    )
+    .await;
+    app.assign(&owner, admin.user_id, "DI").await;
+    assert_problem(
+        app.get("/api/invite", &admin.access).await,
+        StatusCode::FORBIDDEN,
+        "account_deactivated",
+    )
+    .await;
+    let me = json_body(
+        app.get("/api/current-user/whoami", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["organization_membership"]["role"], "DI");
+}
+
+#[tokio::test]
+async fn removed_members_lose_access_but_keep_whoami() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let path = format!(
+        "/api/organizations/{}/memberships/{}",
+        owner.organization_id, admin.user_id
+    );
+    let removed = app
+        .request(Method::DELETE, &path, Some(&owner.access), None)
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.get("/api/invite", &admin.access).await,
+        StatusCode::FORBIDDEN,
+        "membership_removed",
+    )
+    .await;
+    let members = format!("/api/organizations/{}/memberships", owner.organization_id);
+    assert_problem(
+        app.get(&members, &admin.access).await,
+        StatusCode::NOT_FOUND,
+        "organization_not_found",
+    )
+    .await;
+    let me = json_body(
+        app.get("/api/current-user/whoami", &admin.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(me["organization_membership"].is_null());
+    assert_problem(
+        app.get(&path, &owner.access).await,
+        StatusCode::NOT_FOUND,
+        "member_not_found",
+    )
+    .await;
+
+    let own = format!(
+        "/api/organizations/{}/memberships/{}",
+        owner.organization_id, owner.user_id
+    );
+    assert_problem(
+        app.request(Method::DELETE, &own, Some(&owner.access), None)
+            .await,
+        StatusCode::FORBIDDEN,
+        "own_role_change",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn ownership_transfer_swaps_owner_and_administrator() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let pending = app.join_via_link(&owner, "pending@example.org").await;
+    let path = format!(
+        "/api/organizations/{}/transfer-ownership",
+        owner.organization_id
+    );
+
+    let refused = app
+        .post(
+            &path,
+            Some(&owner.access),
+            json!({"user_id": pending.user_id}),
+        )
+        .await;
+    assert_problem(refused, StatusCode::BAD_REQUEST, "transfer_target_invalid").await;
+    let by_admin = app
+        .post(
+            &path,
+            Some(&admin.access),
+            json!({"user_id": admin.user_id}),
+        )
+        .await;
+    assert_problem(by_admin, StatusCode::FORBIDDEN, "permission_denied").await;
+
+    let new_owner = json_body(
+        app.post(
+            &path,
+            Some(&owner.access),
+            json!({"user_id": admin.user_id}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(new_owner["role"], "OW");
+    let old_owner = json_body(
+        app.get("/api/current-user/whoami", &owner.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(old_owner["organization_membership"]["role"], "AD");
+    // The former Owner, now an Administrator, cannot touch the new Owner.
+    let touch = app
+        .patch(
+            &format!("/api/organizations/{}/memberships", owner.organization_id),
+            &owner.access,
+            json!({"user_id": admin.user_id, "role": "AN"}),
+        )
+        .await;
+    assert_problem(touch, StatusCode::FORBIDDEN, "owner_protected").await;
+}
+
+#[tokio::test]
+async fn another_organizations_members_do_not_exist_for_you() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let (other_org, _) = org_members::services::accounts::bootstrap(
+        &app.state,
+        org_members::domain::EmailAddress::parse("other@example.org").expect("email"),
+        org_members::domain::Password::parse(crate::helpers::PASSWORD.into()).expect("password"),
+        "Other",
+    )
+    .await
+    .expect("bootstraps");
+    let members = format!("/api/organizations/{}/memberships", other_org.id);
+    assert_problem(
+        app.get(&members, &owner.access).await,
+        StatusCode::NOT_FOUND,
+        "organization_not_found",
+    )
+    .await;
+    let patch = app
+        .patch(&members, &owner.access, json!({"user_id": 1, "role": "AN"}))
+        .await;
+    assert_problem(patch, StatusCode::NOT_FOUND, "organization_not_found").await;
+    assert_problem(
+        app.get(
+            &format!("/api/organizations/{}", other_org.id),
+            &owner.access,
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "organization_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn role_assignment_names_bad_fields() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let path = format!("/api/organizations/{}/memberships", owner.organization_id);
+    let problem = assert_problem(
+        app.patch(&path, &owner.access, json!({"role": "XX"})).await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(2));
+    assert_problem(
+        app.patch(&path, &owner.access, json!({"user_id": 999, "role": "AN"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "member_not_found",
+    )
+    .await;
+    assert_problem(
+        app.patch(
+            &path,
+            &owner.access,
+            json!({"user_id": "one", "role": "AN"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+    )
+    .await;
+}

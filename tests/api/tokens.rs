@@ -1,0 +1,207 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, assert_problem, json_body, spawn_app};
+
+#[tokio::test]
+async fn login_gives_tokens_and_wrong_email_or_password_look_the_same() {
+    let app = spawn_app().await;
+    app.owner().await;
+    let ok = json_body(
+        app.post(
+            "/api/auth/login",
+            None,
+            json!({"email": "OWNER@example.org", "password": PASSWORD}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ok["token_type"], "Bearer");
+    assert_eq!(ok["expires_in"], 900);
+    let access = ok["access"].as_str().expect("access");
+    json_body(app.get("/api/invite", access).await, StatusCode::OK).await;
+
+    let wrong_password = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "owner@example.org", "password": "wrong password"}),
+        )
+        .await;
+    let a = assert_problem(
+        wrong_password,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let wrong_email = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "nobody@example.org", "password": PASSWORD}),
+        )
+        .await;
+    let b = assert_problem(wrong_email, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert_eq!(a, b);
+}
+
+#[tokio::test]
+async fn a_personal_token_refreshes_until_it_is_blacklisted() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let created = json_body(
+        app.post("/api/token/", Some(&owner.access), json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let token = created["token"].as_str().expect("token").to_owned();
+    assert!(created["expires_at"].is_string());
+
+    let listed = json_body(app.get("/api/token/", &owner.access).await, StatusCode::OK).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert!(
+        !listed.to_string().contains(&token),
+        "secrets are never listed"
+    );
+
+    let refreshed = json_body(
+        app.post("/api/token/refresh/", None, json!({"refresh": token}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let access = refreshed["access"].as_str().expect("access");
+    let me = json_body(
+        app.get("/api/current-user/whoami", access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["id"], owner.user_id);
+
+    let revoked = app
+        .post("/api/token/blacklist/", None, json!({"refresh": token}))
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let again = app
+        .post("/api/token/blacklist/", None, json!({"refresh": token}))
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::NO_CONTENT,
+        "revoking twice is fine"
+    );
+    let refused = app
+        .post("/api/token/refresh/", None, json!({"refresh": token}))
+        .await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let listed = json_body(app.get("/api/token/", &owner.access).await, StatusCode::OK).await;
+    assert_eq!(listed, json!([]));
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_is_refused_by_another() {
+    let a = spawn_app().await;
+    let b = crate::helpers::spawn_sibling(&a).await;
+    let owner = a.owner().await;
+    let revoked = a
+        .post(
+            "/api/token/blacklist/",
+            None,
+            json!({"refresh": owner.refresh}),
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let refused = b
+        .post(
+            "/api/token/refresh/",
+            None,
+            json!({"refresh": owner.refresh}),
+        )
+        .await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "token_revoked").await;
+}
+
+#[tokio::test]
+async fn access_and_refresh_tokens_are_not_interchangeable() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let as_access = app.get("/api/invite", &owner.refresh).await;
+    assert_problem(as_access, StatusCode::UNAUTHORIZED, "token_invalid").await;
+    let as_refresh = app
+        .post(
+            "/api/token/refresh/",
+            None,
+            json!({"refresh": owner.access}),
+        )
+        .await;
+    assert_problem(as_refresh, StatusCode::UNAUTHORIZED, "token_invalid").await;
+}
+
+#[tokio::test]
+async fn missing_or_forged_tokens_get_401_with_a_bearer_challenge() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let anonymous = app.request(Method::GET, "/api/invite", None, None).await;
+    assert_eq!(
+        anonymous
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+    assert_problem(
+        anonymous,
+        StatusCode::UNAUTHORIZED,
+        "authentication_required",
+    )
+    .await;
+
+    let mut forged = owner.access.clone();
+    forged.pop();
+    forged.push(if owner.access.ends_with('A') {
+        'B'
+    } else {
+        'A'
+    });
+    assert_problem(
+        app.get("/api/invite", &forged).await,
+        StatusCode::UNAUTHORIZED,
+        "token_invalid",
+    )
+    .await;
+    let other_app = spawn_app().await;
+    assert_problem(
+        other_app.get("/api/invite", &owner.access).await,
+        StatusCode::UNAUTHORIZED,
+        "token_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refused_as_expired() {
+    let app =
+        crate::helpers::spawn_app_with(|s| s.access_token_ttl = std::time::Duration::from_secs(1))
+            .await;
+    let owner = app.owner().await;
+    // Sign a token that expired a minute ago with the app's own key.
+    let mut claims = org_members::auth::jwt::new_claims(
+        i32::try_from(owner.user_id).expect("id"),
+        i32::try_from(owner.organization_id).expect("id"),
+        org_members::domain::Role::Owner,
+        org_members::auth::TokenType::Access,
+        std::time::Duration::from_secs(1),
+        "expired".into(),
+    );
+    claims.exp -= 120;
+    claims.iat -= 120;
+    let expired = app.state.jwt.sign(&claims).expect("signs");
+    assert_problem(
+        app.get("/api/invite", &expired).await,
+        StatusCode::UNAUTHORIZED,
+        "token_expired",
+    )
+    .await;
+}
