@@ -52,6 +52,9 @@ pub enum Command {
     },
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Exit 0 when the service on this machine's PORT answers `GET /health` (for container
+    /// health checks: the runtime image has no curl).
+    Healthcheck,
 }
 
 /// Runs one command.
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Healthcheck => healthcheck(Settings::from_env()?.port),
         Command::Bootstrap {
             email,
             password,
@@ -105,4 +109,20 @@ async fn bootstrap(
         organization.id, organization.title, user.id
     );
     Ok(())
+}
+
+fn healthcheck(port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(3))?;
+    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+    stream.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    if head.ends_with(b" 200") {
+        Ok(())
+    } else {
+        Err(format!("GET /health answered {}", String::from_utf8_lossy(&head)).into())
+    }
 }

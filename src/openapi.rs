@@ -50,6 +50,41 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Gives every operation a `default` response: whatever else it answers is a problem document
+/// (malformed JSON, oversized body, wrong content type, database down...).
+struct ProblemDefault;
+
+impl utoipa::Modify for ProblemDefault {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = ResponseBuilder::new()
+            .description("Any other failure, as an RFC 9457 problem document")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                operation
+                    .responses
+                    .responses
+                    .entry("default".to_owned())
+                    .or_insert_with(|| problem.clone().into());
+            }
+        }
+    }
+}
+
 /// The service's OpenAPI document.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let (_, mut spec) = App::new()
@@ -58,6 +93,8 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .configure(crate::routes::configure)
         .split_for_parts();
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // Paths exist only after the routes were collected, so this runs here, not as a modifier.
+    utoipa::Modify::modify(&ProblemDefault, &mut spec);
     spec
 }
 

@@ -1,0 +1,73 @@
+"""Label Studio's official Python client against a running org-members, unchanged.
+
+Usage: python label_studio_sdk_check.py BASE_URL
+The instance must be empty: the script signs up its Owner, then drives the SDK with a personal
+access token exactly as a Label Studio script would. Exits non-zero on the first failure.
+"""
+
+import json
+import sys
+import urllib.request
+
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+PASSWORD = "correct horse battery"
+
+
+def call(base, method, path, body=None, token=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read() or b"null")
+
+
+def main(base):
+    owner = call(base, "POST", "/api/signup", {"email": "owner@example.org", "password": PASSWORD, "organization_title": "SDK"})
+    org_id = owner["organization_membership"]["organization_id"]
+    personal = call(base, "POST", "/api/token/", {}, owner["access"])["token"]
+
+    ls = LabelStudio(base_url=base, api_key=personal)
+
+    me = ls.users.whoami()
+    assert me.email == "owner@example.org", me
+
+    link = ls.organizations.invites.get_invite_link()
+    assert link.token and link.invite_url.endswith(link.token), link
+
+    for i in range(25):
+        call(base, "POST", "/api/signup", {"email": f"pending{i}@example.org", "password": PASSWORD, "token": link.token})
+
+    pending = list(ls.organizations.members.list(org_id, role="NO", page_size=10))
+    assert len(pending) == 25, len(pending)
+
+    target = pending[0].user.id
+    updated = ls.organizations.members.update(org_id, user_id=target, role="AN")
+    assert updated.role == "AN", updated
+
+    reset = ls.organizations.reset_token()
+    assert reset.token != link.token, reset
+    try:
+        call(base, "POST", "/api/signup", {"email": "late@example.org", "password": PASSWORD, "token": link.token})
+        raise AssertionError("the old link still works after reset")
+    except urllib.error.HTTPError as error:
+        problem = json.loads(error.read())
+        assert error.code == 403 and problem["code"] == "invite_link_invalid", problem
+
+    everyone = list(ls.organizations.members.list(org_id))
+    assert len(everyone) == 26, len(everyone)
+
+    try:
+        ls.organizations.members.update(org_id, user_id=me.id, role="AN")
+        raise AssertionError("the Owner changed their own role")
+    except ApiError as error:
+        assert error.status_code == 403, error
+
+    print("label-studio-sdk: whoami, get_invite_link, members.list, members.update, reset_token: ok")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1].rstrip("/"))
