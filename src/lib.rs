@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod domain;
+pub mod email;
 pub mod entities;
 pub mod error;
 pub mod openapi;

@@ -51,6 +51,23 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// `SMTP_URL`, lettre's URL form (`smtp://user:pass@host:587?tls=required`, `smtps://...`).
+    /// Without it invitations stay queued.
+    pub smtp_url: Option<Secret>,
+    /// `EMAIL_FROM`: the sender mailbox, `Name <address>` or a bare address.
+    pub email_from: String,
+    /// `EMAIL_MAX_ATTEMPTS`: sends tried before a message is marked failed.
+    pub email_max_attempts: u32,
+    /// `EMAIL_RETRY_BASE`: delay after the first failure; doubles each time, at most 30 minutes.
+    pub email_retry_base: Duration,
+    /// `EMAIL_CONCURRENCY`: messages one instance sends at once.
+    pub email_concurrency: usize,
+    /// `EMAIL_POLL_INTERVAL`: how often the sender looks for due messages.
+    pub email_poll_interval: Duration,
+    /// Whether this process runs the background sender (tests drive it explicitly instead).
+    pub run_email_sender: bool,
+    /// `INVITE_MAX_ADDRESSES`: most addresses one bulk invitation request may carry.
+    pub invite_max_addresses: usize,
 }
 
 impl Default for Settings {
@@ -68,6 +85,14 @@ impl Default for Settings {
             disable_signup_without_link: false,
             max_body_bytes: 256 * 1024,
             workers: None,
+            smtp_url: None,
+            email_from: "org-members <no-reply@localhost>".to_owned(),
+            email_max_attempts: 10,
+            email_retry_base: Duration::from_secs(10),
+            email_concurrency: 4,
+            email_poll_interval: Duration::from_secs(2),
+            run_email_sender: true,
+            invite_max_addresses: 500,
         }
     }
 }
@@ -164,6 +189,32 @@ impl Settings {
                     .ok_or_else(|| invalid("WORKERS", "expected a number from 1 to 256"))?,
             );
         }
+        if let Some(url) = get("SMTP_URL") {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
+                .map_err(|error| invalid("SMTP_URL", format!("not an SMTP URL ({error})")))?;
+            settings.smtp_url = Some(Secret::new(url));
+        }
+        if let Some(from) = get("EMAIL_FROM") {
+            from.parse::<lettre::message::Mailbox>()
+                .map_err(|_| invalid("EMAIL_FROM", "expected `Name <address>` or an address"))?;
+            settings.email_from = from;
+        }
+        if let Some(value) = get("EMAIL_MAX_ATTEMPTS") {
+            settings.email_max_attempts = parse_count("EMAIL_MAX_ATTEMPTS", &value, 1, 100)?;
+        }
+        if let Some(value) = get("EMAIL_RETRY_BASE") {
+            settings.email_retry_base = parse_duration("EMAIL_RETRY_BASE", &value)?;
+        }
+        if let Some(value) = get("EMAIL_CONCURRENCY") {
+            settings.email_concurrency = parse_count("EMAIL_CONCURRENCY", &value, 1, 64)? as usize;
+        }
+        if let Some(value) = get("EMAIL_POLL_INTERVAL") {
+            settings.email_poll_interval = parse_duration("EMAIL_POLL_INTERVAL", &value)?;
+        }
+        if let Some(value) = get("INVITE_MAX_ADDRESSES") {
+            settings.invite_max_addresses =
+                parse_count("INVITE_MAX_ADDRESSES", &value, 1, 10_000)? as usize;
+        }
         Ok(settings)
     }
 
@@ -198,6 +249,19 @@ fn parse_public_url(raw: &str) -> Result<String, SettingsError> {
         return Err(invalid("PUBLIC_URL", "expected an http:// or https:// URL"));
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+fn parse_count(
+    variable: &'static str,
+    raw: &str,
+    min: u32,
+    max: u32,
+) -> Result<u32, SettingsError> {
+    raw.trim()
+        .parse()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| invalid(variable, format!("expected a number from {min} to {max}")))
 }
 
 fn parse_bool(variable: &'static str, raw: &str) -> Result<bool, SettingsError> {
@@ -267,6 +331,9 @@ mod tests {
             ("ACCESS_TOKEN_TTL", "15 parsecs"),
             ("DISABLE_SIGNUP_WITHOUT_LINK", "maybe"),
             ("PUBLIC_URL", "ftp://x"),
+            ("SMTP_URL", "http://mail"),
+            ("EMAIL_FROM", "not a mailbox"),
+            ("INVITE_MAX_ADDRESSES", "0"),
         ] {
             let error = from(&[(name, value)]).expect_err(name);
             assert_eq!(error.variable, name);

@@ -5,12 +5,16 @@ pub use sea_orm_migration::prelude::*;
 
 mod column;
 mod m20261127_000001_create_core;
+mod m20261127_000002_create_invitations;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_core::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_core::Migration),
+            Box::new(m20261127_000002_create_invitations::Migration),
+        ]
     }
 }

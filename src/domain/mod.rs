@@ -1,6 +1,7 @@
 //! Pure domain types with parse constructors: raw strings stop at the edge of the service.
 
 pub mod email;
+pub mod invitation;
 pub mod password;
 pub mod role;
 pub mod token;

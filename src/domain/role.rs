@@ -67,6 +67,19 @@ impl Role {
         }
     }
 
+    /// The name people read.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Administrator => "Administrator",
+            Role::Manager => "Manager",
+            Role::Reviewer => "Reviewer",
+            Role::Annotator => "Annotator",
+            Role::NotActivated => "Not Activated",
+            Role::Deactivated => "Deactivated",
+        }
+    }
+
     /// Parses a wire code; `None` for anything else.
     pub fn from_code(code: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|role| role.code() == code)
@@ -93,6 +106,18 @@ impl Role {
             self,
             Role::Administrator | Role::Manager | Role::Reviewer | Role::Annotator
         )
+    }
+
+    /// Checks that `actor_role` may invite someone with `role`: the same ceiling as assignment,
+    /// narrowed to the roles an invitation may carry.
+    pub fn check_invite(actor_role: Role, role: Role) -> Result<(), GrantRefusal> {
+        if !actor_role.manages_members() {
+            return Err(GrantRefusal::NotAllowed);
+        }
+        if !role.is_invitable() {
+            return Err(GrantRefusal::OwnerNotAssignable);
+        }
+        Ok(())
     }
 
     /// Checks that `actor` (with `actor_role`) may set `target`'s role from `current` to `new`.
@@ -159,6 +184,15 @@ mod tests {
             Role::check_grant(Role::Administrator, 1, 2, Role::Owner, Role::Annotator),
             Err(GrantRefusal::OwnerProtected)
         );
+    }
+
+    #[test]
+    fn invitations_carry_only_administrator_manager_reviewer_or_annotator() {
+        for role in Role::ALL {
+            let allowed = Role::check_invite(Role::Administrator, role).is_ok();
+            assert_eq!(allowed, role.is_invitable(), "{role}");
+        }
+        assert!(Role::check_invite(Role::Manager, Role::Annotator).is_err());
     }
 
     #[test]

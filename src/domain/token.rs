@@ -11,6 +11,15 @@ pub fn random_url_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The stored form of a token: SHA-256, hex. Lookups hash the presented token and compare.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -25,5 +34,12 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn token_hashes_are_64_hex_characters_and_stable() {
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_eq!(token_hash("abc"), token_hash("abc"));
+        assert_ne!(token_hash("abc"), token_hash("abd"));
     }
 }

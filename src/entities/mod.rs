@@ -1,7 +1,9 @@
 //! sea-orm entities, one per table, in the generated style: columns and relations only. Behaviour
 //! lives in `services/`; timestamps are naive values holding UTC (see the migration's `column.rs`).
 
+pub mod email_outbox;
 pub mod instance_setting;
+pub mod invitation;
 pub mod issued_token;
 pub mod membership;
 pub mod organization;

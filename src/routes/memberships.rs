@@ -5,15 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::pagination::PageRequest;
 use super::representations::MemberBody;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::services::members::{self, MemberQuery, SortKey};
 use crate::state::AppState;
-
-pub const DEFAULT_PAGE_SIZE: u64 = 20;
-pub const MAX_PAGE_SIZE: u64 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -65,22 +63,7 @@ impl MembersQuery {
                 (SortKey::Id, false)
             }),
         };
-        let page = self.page.unwrap_or(1);
-        if page == 0 {
-            errors.push(FieldError::new(
-                "/query/page",
-                "out_of_range",
-                "pages start at 1",
-            ));
-        }
-        let page_size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            errors.push(FieldError::new(
-                "/query/page_size",
-                "out_of_range",
-                "must be 1 to 1000",
-            ));
-        }
+        let page = PageRequest::parse(self.page, self.page_size, &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
@@ -93,7 +76,6 @@ impl MembersQuery {
                 .filter(|s| !s.is_empty()),
             sort,
             page,
-            page_size,
         })
     }
 }
@@ -107,26 +89,6 @@ pub struct MemberPageBody {
     /// URL of the previous page of the same query, or null.
     pub previous: Option<String>,
     pub results: Vec<MemberBody>,
-}
-
-/// The URL of `page` of the request's own query.
-fn page_url(req: &HttpRequest, state: &AppState, page: u64) -> Option<String> {
-    let base = match state.settings.public_url.as_deref() {
-        Some(public) => format!("{public}{}", req.path()),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}{}", info.scheme(), info.host(), req.path())
-        }
-    };
-    let mut url = url::Url::parse(&base).ok()?;
-    let kept: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .filter(|(key, _)| key != "page")
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .extend_pairs(kept)
-        .append_pair("page", &page.to_string());
-    Some(url.into())
 }
 
 /// Lists members (Owner, Administrator, Manager). A page past the end is an empty page.
@@ -149,16 +111,11 @@ pub async fn list_memberships(
 ) -> Result<web::Json<MemberPageBody>, ApiError> {
     let query = query.parse()?;
     let page = members::list(&state, &caller, id.into_inner(), &query).await?;
-    let has_next = query.page.saturating_mul(query.page_size) < page.count;
-    let has_previous = query.page > 1;
+    let (next, previous) = query.page.links(&req, &state, page.count);
     Ok(web::Json(MemberPageBody {
         count: page.count,
-        next: has_next
-            .then(|| page_url(&req, &state, query.page + 1))
-            .flatten(),
-        previous: has_previous
-            .then(|| page_url(&req, &state, query.page - 1))
-            .flatten(),
+        next,
+        previous,
         results: page
             .members
             .iter()

@@ -8,6 +8,7 @@ pub mod health;
 pub mod invite;
 pub mod memberships;
 pub mod organizations;
+pub mod pagination;
 pub mod representations;
 pub mod tokens;
 

@@ -148,7 +148,7 @@ async fn claim_founder<C: ConnectionTrait>(
         claim_instance_setting(db, DEFAULT_ORGANIZATION_KEY, organization_id.to_string()).await?;
     if winner != organization_id.to_string() {
         return Err(ApiError::new(
-            ErrorCode::SignupConflict,
+            ErrorCode::ConcurrentChange,
             "Another signup created the first organization at the same moment; sign up again.",
         ));
     }

@@ -59,8 +59,7 @@ pub struct MemberQuery {
     pub roles: Vec<Role>,
     pub search: Option<String>,
     pub sort: (SortKey, bool),
-    pub page: u64,
-    pub page_size: u64,
+    pub page: crate::routes::pagination::PageRequest,
 }
 
 /// One page of members and the total number matching.
@@ -88,8 +87,8 @@ pub async fn list(
     let count = matching.clone().count(&state.db).await?;
     let rows = sorted(matching, query.sort)
         .select_also(user::Entity)
-        .offset((query.page - 1).saturating_mul(query.page_size))
-        .limit(query.page_size)
+        .offset(query.page.offset())
+        .limit(query.page.page_size)
         .all(&state.db)
         .await?;
     let members = rows

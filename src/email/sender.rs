@@ -1,0 +1,294 @@
+//! The background sender: claims due outbox messages, delivers them over SMTP, and records the
+//! outcome on the message and its invitation. Every instance runs one; claims are single
+//! conditional UPDATEs, so two instances never send the same message in normal operation.
+
+use std::time::Duration;
+
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use tokio::sync::watch;
+
+use super::backoff::retry_delay;
+use super::outbox::{FAILED, QUEUED, SENDING, SENT};
+use crate::domain::invitation::DeliveryState;
+use crate::entities::{email_outbox, invitation};
+use crate::services::now;
+use crate::state::AppState;
+
+/// How long a claim holds before another instance may take the message over (after a crash).
+const CLAIM_LEASE: ChronoDuration = ChronoDuration::minutes(5);
+/// Longest a single SMTP exchange may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What one pass over the due messages did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+}
+
+/// Why a send failed, and whether trying again can help.
+struct SendFailure {
+    permanent: bool,
+    detail: String,
+}
+
+pub struct EmailSender {
+    state: actix_web::web::Data<AppState>,
+    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl EmailSender {
+    /// A sender for the configured `SMTP_URL` (none: messages stay queued).
+    pub fn new(state: actix_web::web::Data<AppState>) -> Result<EmailSender, String> {
+        let url = state
+            .settings
+            .smtp_url
+            .as_ref()
+            .map(|url| url.expose().to_owned());
+        EmailSender::with_smtp_url(state, url.as_deref())
+    }
+
+    /// A sender for `smtp_url`, whatever the settings say (tests point it at their SMTP sink).
+    pub fn with_smtp_url(
+        state: actix_web::web::Data<AppState>,
+        smtp_url: Option<&str>,
+    ) -> Result<EmailSender, String> {
+        let transport = smtp_url
+            .map(|url| {
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map(|builder| builder.timeout(Some(SMTP_TIMEOUT)).build())
+                    .map_err(|error| format!("invalid SMTP_URL: {error}"))
+            })
+            .transpose()?;
+        let from = state
+            .settings
+            .email_from
+            .parse()
+            .map_err(|error| format!("invalid EMAIL_FROM: {error}"))?;
+        Ok(EmailSender {
+            state,
+            transport,
+            from,
+        })
+    }
+
+    /// Runs until `shutdown` turns true; a pass in progress (and the message in flight) finishes.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if self.transport.is_none() {
+            log::warn!("SMTP_URL is not set: invitation emails stay queued until it is");
+            return;
+        }
+        loop {
+            if let Err(error) = self.deliver_due(now()).await {
+                log::error!("email sender pass failed: {error}");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.state.settings.email_poll_interval) => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+        }
+        log::info!("email sender stopped");
+    }
+
+    /// Claims and sends every message due at `now`, `EMAIL_CONCURRENCY` at a time.
+    pub async fn deliver_due(&self, now: NaiveDateTime) -> Result<DeliveryReport, DbErr> {
+        let mut report = DeliveryReport::default();
+        let Some(transport) = &self.transport else {
+            return Ok(report);
+        };
+        let concurrency = self.state.settings.email_concurrency;
+        loop {
+            let candidates = email_outbox::Entity::find()
+                .filter(due(now))
+                .order_by_asc(email_outbox::Column::NextAttemptAt)
+                .limit(u64::try_from(concurrency).unwrap_or(1))
+                .all(&self.state.db)
+                .await?;
+            if candidates.is_empty() {
+                return Ok(report);
+            }
+            let mut claimed = Vec::new();
+            for candidate in candidates {
+                if let Some(message) = self.claim(candidate.id, now).await? {
+                    claimed.push(message);
+                }
+            }
+            let outcomes = futures_util::future::join_all(
+                claimed.iter().map(|message| self.send(transport, message)),
+            )
+            .await;
+            for (message, outcome) in claimed.into_iter().zip(outcomes) {
+                match self.record(message, outcome, now).await? {
+                    DeliveryState::Sent => report.sent += 1,
+                    DeliveryState::Failed => report.failed += 1,
+                    DeliveryState::Queued | DeliveryState::NotSent => report.retrying += 1,
+                }
+            }
+        }
+    }
+
+    /// Takes the message if nobody else has: one conditional UPDATE, atomic on every backend.
+    async fn claim(
+        &self,
+        id: i32,
+        now: NaiveDateTime,
+    ) -> Result<Option<email_outbox::Model>, DbErr> {
+        let updated = email_outbox::Entity::update_many()
+            .col_expr(email_outbox::Column::Status, Expr::value(SENDING))
+            .col_expr(
+                email_outbox::Column::ClaimedUntil,
+                Expr::value(now + CLAIM_LEASE),
+            )
+            .col_expr(
+                email_outbox::Column::Attempts,
+                Expr::col(email_outbox::Column::Attempts).add(1),
+            )
+            .filter(email_outbox::Column::Id.eq(id))
+            .filter(due(now))
+            .exec(&self.state.db)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Ok(None);
+        }
+        email_outbox::Entity::find_by_id(id)
+            .one(&self.state.db)
+            .await
+    }
+
+    async fn send(
+        &self,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        message: &email_outbox::Model,
+    ) -> Result<(), SendFailure> {
+        let permanent = |detail: String| SendFailure {
+            permanent: true,
+            detail,
+        };
+        let to: Mailbox = message
+            .recipient
+            .parse()
+            .map_err(|_| permanent("the recipient address cannot be used".into()))?;
+        let email = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(message.subject.clone())
+            .message_id(Some(message.message_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(
+                message.text_body.clone(),
+                message.html_body.clone(),
+            ))
+            .map_err(|error| permanent(format!("the message cannot be built: {error}")))?;
+        transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|error| SendFailure {
+                permanent: error.is_permanent(),
+                detail: error.to_string(),
+            })
+    }
+
+    /// Stores the outcome on the message and its invitation; returns the new delivery state.
+    async fn record(
+        &self,
+        message: email_outbox::Model,
+        outcome: Result<(), SendFailure>,
+        now: NaiveDateTime,
+    ) -> Result<DeliveryState, DbErr> {
+        let attempts = message.attempts;
+        let max_attempts =
+            i32::try_from(self.state.settings.email_max_attempts).unwrap_or(i32::MAX);
+        let (state, error) = match outcome {
+            Ok(()) => (DeliveryState::Sent, None),
+            Err(failure) if failure.permanent || attempts >= max_attempts => {
+                (DeliveryState::Failed, Some(failure.detail))
+            }
+            Err(failure) => (DeliveryState::Queued, Some(failure.detail)),
+        };
+        let error: Option<String> = error.map(|detail| detail.chars().take(480).collect());
+        match (&state, &error) {
+            (DeliveryState::Sent, _) => {
+                log::info!("email {} sent (attempt {attempts})", message.id)
+            }
+            (_, Some(_)) => log::warn!(
+                "email {} attempt {attempts} failed; now {}",
+                message.id,
+                state.as_str()
+            ),
+            _ => {}
+        }
+        let invitation_id = message.invitation_id;
+        let mut row: email_outbox::ActiveModel = message.into();
+        row.claimed_until = Set(None);
+        row.last_error = Set(error.clone());
+        match state {
+            DeliveryState::Queued => {
+                let delay = retry_delay(
+                    u32::try_from(attempts).unwrap_or(1),
+                    self.state.settings.email_retry_base,
+                );
+                row.status = Set(QUEUED.to_owned());
+                row.next_attempt_at =
+                    Set(now + ChronoDuration::from_std(delay).unwrap_or(CLAIM_LEASE));
+            }
+            DeliveryState::Sent | DeliveryState::Failed | DeliveryState::NotSent => {
+                row.status = Set(if state == DeliveryState::Sent {
+                    SENT
+                } else {
+                    FAILED
+                }
+                .to_owned());
+                row.sent_at = Set((state == DeliveryState::Sent).then_some(now));
+                // The bodies hold the invitation link; once delivery is over they are not kept.
+                row.text_body = Set(String::new());
+                row.html_body = Set(String::new());
+            }
+        }
+        row.update(&self.state.db).await?;
+        if let Some(invitation_id) = invitation_id {
+            invitation::Entity::update_many()
+                .col_expr(
+                    invitation::Column::DeliveryState,
+                    Expr::value(state.as_str()),
+                )
+                .col_expr(invitation::Column::DeliveryAttempts, Expr::value(attempts))
+                .col_expr(invitation::Column::DeliveryError, Expr::value(error))
+                .col_expr(
+                    invitation::Column::DeliveredAt,
+                    Expr::value((state == DeliveryState::Sent).then_some(now)),
+                )
+                .filter(invitation::Column::Id.eq(invitation_id))
+                .exec(&self.state.db)
+                .await?;
+        }
+        Ok(state)
+    }
+}
+
+/// Messages a sender may take at `now`: queued and due, or claimed by a sender whose lease ran out.
+fn due(now: NaiveDateTime) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(email_outbox::Column::Status.eq(QUEUED))
+                .add(email_outbox::Column::NextAttemptAt.lte(now)),
+        )
+        .add(
+            Condition::all()
+                .add(email_outbox::Column::Status.eq(SENDING))
+                .add(email_outbox::Column::ClaimedUntil.lt(now)),
+        )
+}
