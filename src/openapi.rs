@@ -23,6 +23,7 @@ Errors are RFC 9457 problem documents (`application/problem+json`) with a stable
         (name = "accounts", description = "Signup, login, the current user"),
         (name = "tokens", description = "Refresh and personal access tokens"),
         (name = "invite link", description = "The organization's shareable invite link"),
+        (name = "invitations", description = "Email invitations: bulk invite, lifecycle, delivery"),
         (name = "organizations", description = "Organizations of the caller"),
         (name = "members", description = "Members, pending users and roles"),
         (name = "operations", description = "Health, readiness, version"),

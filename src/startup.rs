@@ -12,6 +12,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::auth::JwtKeys;
 use crate::db;
 use crate::domain::token::random_url_token;
+use crate::email::sender::EmailSender;
 use crate::routes::extractors::{json_config, path_config, query_config};
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
@@ -48,9 +49,21 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains requests in flight.
+    /// Serves until SIGINT or SIGTERM, then drains requests in flight; the email sender (when
+    /// enabled) runs beside the server and finishes the message in flight before exiting.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        if !self.state.settings.run_email_sender {
+            return self.server.await;
+        }
+        let sender = EmailSender::new(self.state.clone()).map_err(std::io::Error::other)?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let sender = tokio::spawn(sender.run(stopped));
+        let served = self.server.await;
+        let _ = stop.send(true);
+        if let Err(error) = sender.await {
+            log::error!("email sender ended abnormally: {error}");
+        }
+        served
     }
 }
 
@@ -59,6 +72,9 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     let secret = jwt_secret(&db, &settings).await?;
+    if settings.smtp_url.is_some() && settings.public_url.is_none() {
+        log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
+    }
     Ok(web::Data::new(AppState {
         db,
         jwt: JwtKeys::new(secret.as_bytes()),

@@ -2,13 +2,17 @@
 //! `GET /api/invite/lookup`.
 
 use actix_web::{get, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
+use crate::domain::Role;
 use crate::entities::organization;
 use crate::error::{ApiError, ErrorCode, Problem};
-use crate::services::invite_link;
+use crate::services::access::stored_role;
+use crate::services::invite_link::{self, Lookup};
+use crate::services::utc;
 use crate::state::AppState;
 
 /// The shareable link; people who sign up through it wait as `NO` until given a role.
@@ -74,6 +78,14 @@ pub struct InviteLookup {
     /// `link` for the organization link, `email` for an email invitation.
     pub kind: &'static str,
     pub organization: OrganizationRef,
+    /// The invited address (email invitations only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The role the invitation grants (email invitations only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Describes a token without consuming it (anyone).
@@ -81,6 +93,7 @@ pub struct InviteLookup {
     (status = 200, body = InviteLookup),
     (status = 400, description = "No token given", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "`invite_token_unknown`", body = Problem, content_type = "application/problem+json"),
+    (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/invite/lookup")]
 pub async fn lookup_invite(
@@ -92,12 +105,25 @@ pub async fn lookup_invite(
         .as_deref()
         .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "Give the token as ?token=."))?;
-    let organization = invite_link::lookup(&state, token).await?;
-    Ok(web::Json(InviteLookup {
-        kind: "link",
-        organization: OrganizationRef {
-            id: organization.id,
-            title: organization.title,
+    let organization_ref = |organization: organization::Model| OrganizationRef {
+        id: organization.id,
+        title: organization.title,
+    };
+    let found = match invite_link::lookup(&state, token).await? {
+        Lookup::Link(organization) => InviteLookup {
+            kind: "link",
+            organization: organization_ref(organization),
+            email: None,
+            role: None,
+            expires_at: None,
         },
-    }))
+        Lookup::Email(organization, invitation) => InviteLookup {
+            kind: "email",
+            organization: organization_ref(organization),
+            role: Some(stored_role(&invitation.role)?),
+            expires_at: Some(utc(invitation.expires_at)),
+            email: Some(invitation.email),
+        },
+    };
+    Ok(web::Json(found))
 }

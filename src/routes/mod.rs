@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod extractors;
 pub mod fallback;
 pub mod health;
+pub mod invitations;
 pub mod invite;
 pub mod memberships;
 pub mod organizations;
@@ -30,6 +31,13 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(invite::get_invite_link)
         .service(invite::reset_invite_link)
         .service(invite::lookup_invite)
+        .service(invitations::send_invites)
+        .service(invitations::revoke_invite_by_email)
+        .service(invitations::accept_invitation)
+        .service(invitations::list_invitations)
+        .service(invitations::get_invitation)
+        .service(invitations::resend_invitation)
+        .service(invitations::revoke_invitation)
         .service(organizations::list_organizations)
         .service(organizations::get_organization)
         .service(memberships::list_memberships)

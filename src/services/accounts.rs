@@ -9,13 +9,14 @@ use sea_orm::{
 };
 
 use super::access::stored_role;
+use super::invitations;
 use super::tokens::{TokenPair, issue_pair};
 use super::{is_unique_violation, now};
 use crate::auth::password;
 use crate::db::{DEFAULT_ORGANIZATION_KEY, claim_instance_setting, instance_setting};
 use crate::domain::token::random_url_token;
 use crate::domain::{EmailAddress, Password, Role};
-use crate::entities::{membership, organization, user};
+use crate::entities::{invitation, membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -44,6 +45,8 @@ pub struct Joined {
 enum Destination {
     /// Joins an existing organization with this role.
     Join(organization::Model, Role),
+    /// Accepts an email invitation: joins with its role, active at once.
+    Invited(organization::Model, Role, Box<invitation::Model>),
     /// Creates the instance's first organization and becomes its Owner.
     Found(String),
 }
@@ -53,12 +56,19 @@ pub async fn signup(state: &AppState, account: NewAccount) -> Result<Joined, Api
     let password_hash = password::hash(account.password.expose().to_owned()).await?;
     let txn = state.db.begin().await?;
     let destination = destination(&txn, state, &account).await?;
-    let (organization, role) = match destination {
-        Destination::Join(organization, role) => (organization, role),
-        Destination::Found(title) => (create_organization(&txn, &title).await?, Role::Owner),
+    let (organization, role, invitation) = match destination {
+        Destination::Join(organization, role) => (organization, role, None),
+        Destination::Invited(organization, role, invitation) => {
+            (organization, role, Some(invitation))
+        }
+        Destination::Found(title) => (create_organization(&txn, &title).await?, Role::Owner, None),
     };
     let user = insert_user(&txn, &account, password_hash, organization.id).await?;
-    let membership = insert_membership(&txn, organization.id, user.id, role, None).await?;
+    let invited_by = invitation.as_ref().map(|invitation| invitation.invited_by);
+    let membership = insert_membership(&txn, organization.id, user.id, role, invited_by).await?;
+    if let Some(invitation) = &invitation {
+        invitations::consume(&txn, invitation, user.id).await?;
+    }
     if role == Role::Owner {
         claim_founder(&txn, organization, user.id).await?;
     }
@@ -83,17 +93,29 @@ async fn destination(
     account: &NewAccount,
 ) -> Result<Destination, ApiError> {
     if let Some(token) = account.token.as_deref() {
-        let organization = organization::Entity::find()
+        let link = organization::Entity::find()
             .filter(organization::Column::InviteToken.eq(token))
             .one(txn)
+            .await?;
+        if let Some(organization) = link {
+            return Ok(Destination::Join(organization, Role::NotActivated));
+        }
+        let Some(invitation) = invitations::find_by_token(txn, token).await? else {
+            return Err(ApiError::new(
+                ErrorCode::InviteLinkInvalid,
+                "This invite link is not valid; it may have been reset.",
+            ));
+        };
+        let role = invitations::ensure_acceptable(txn, &invitation, &account.email).await?;
+        let organization = organization::Entity::find_by_id(invitation.organization_id)
+            .one(txn)
             .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InviteLinkInvalid,
-                    "This invite link is not valid; it may have been reset.",
-                )
-            })?;
-        return Ok(Destination::Join(organization, Role::NotActivated));
+            .ok_or_else(|| ApiError::Internal("invitation without organization".into()))?;
+        return Ok(Destination::Invited(
+            organization,
+            role,
+            Box::new(invitation),
+        ));
     }
     let default_id = instance_setting(txn, DEFAULT_ORGANIZATION_KEY).await?;
     let Some(default_id) = default_id.and_then(|id| id.parse::<i32>().ok()) else {

@@ -4,10 +4,11 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::access::{OrganizationRef, acting_in};
+use super::invitations;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::token::random_url_token;
-use crate::entities::organization;
+use crate::entities::{invitation, organization};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -52,18 +53,33 @@ pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Mo
     Ok(organization)
 }
 
-/// The organization a link token belongs to; looking up never consumes anything.
-pub async fn lookup(state: &AppState, token: &str) -> Result<organization::Model, ApiError> {
-    organization::Entity::find()
+/// What a token is, as a signup page needs to know before using it.
+pub enum Lookup {
+    Link(organization::Model),
+    Email(organization::Model, Box<invitation::Model>),
+}
+
+/// Describes a link or invitation token; looking up never consumes anything. Invitations that
+/// can no longer be used are refused with their own codes.
+pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup, ApiError> {
+    let link = organization::Entity::find()
         .filter(organization::Column::InviteToken.eq(token))
         .one(&state.db)
+        .await?;
+    if let Some(organization) = link {
+        return Ok(Lookup::Link(organization));
+    }
+    let invitation = invitations::find_by_token(&state.db, token)
         .await?
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InviteTokenUnknown,
                 "No invite link or invitation has this token; it may have been reset.",
             )
-        })
+        })?;
+    invitations::ensure_usable(&invitation)?;
+    let organization = find_organization(state, invitation.organization_id).await?;
+    Ok(Lookup::Email(organization, Box::new(invitation)))
 }
 
 async fn find_organization(state: &AppState, id: i32) -> Result<organization::Model, ApiError> {

@@ -37,6 +37,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         host: "127.0.0.1".into(),
         port: 0,
         workers: Some(1),
+        // Tests drive the sender themselves, with `TestApp::sender`.
+        run_email_sender: false,
         ..Settings::default()
     };
     adjust(&mut settings);
@@ -52,7 +54,8 @@ pub async fn spawn_sibling(other: &TestApp) -> TestApp {
         host: "127.0.0.1".into(),
         port: 0,
         workers: Some(1),
-        ..Settings::default()
+        run_email_sender: false,
+        ..other.state.settings.clone()
     })
     .await
 }
@@ -93,6 +96,35 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
 }
 
 impl TestApp {
+    /// An email sender of this app that talks to `smtp_url`.
+    pub fn sender(&self, smtp_url: &str) -> org_members::email::sender::EmailSender {
+        org_members::email::sender::EmailSender::with_smtp_url(self.state.clone(), Some(smtp_url))
+            .expect("sender")
+    }
+
+    /// Delivers every message due now through `sink`.
+    pub async fn deliver(
+        &self,
+        sink: &crate::smtp::SmtpSink,
+    ) -> org_members::email::sender::DeliveryReport {
+        self.sender(&sink.url())
+            .deliver_due(org_members::services::now())
+            .await
+            .expect("delivery pass")
+    }
+
+    /// Invites `emails` with `role` as `actor` and returns the response body.
+    pub async fn invite(&self, actor: &Session, emails: Value, role: &str) -> Value {
+        let response = self
+            .post(
+                "/api/invite/send-email",
+                Some(&actor.access),
+                json!({"emails": emails, "role": role}),
+            )
+            .await;
+        json_body(response, StatusCode::OK).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

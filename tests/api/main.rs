@@ -1,8 +1,11 @@
 //! The integration suite: one binary, one app and one database per test, run in parallel.
 
 mod helpers;
+mod smtp;
 
+mod email_delivery;
 mod errors;
+mod invitations;
 mod members;
 mod openapi;
 mod role_rules;

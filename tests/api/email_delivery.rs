@@ -1,0 +1,180 @@
+//! The outbox and the sender: nothing is lost when SMTP is down, refusing or unreachable, and two
+//! senders on one database deliver each message once.
+
+use reqwest::StatusCode;
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::{Session, TestApp, json_body, spawn_app, spawn_app_with, spawn_sibling};
+use crate::smtp::{Mode, SmtpSink};
+
+fn later(hours: i64) -> chrono::NaiveDateTime {
+    org_members::services::now() + chrono::Duration::hours(hours)
+}
+
+async fn delivery(app: &TestApp, owner: &Session, body: &Value) -> Value {
+    let id = &body["results"][0]["invitation_id"];
+    let invitation = json_body(
+        app.get(&format!("/api/invitations/{id}"), &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    invitation["delivery"].clone()
+}
+
+#[tokio::test]
+async fn a_refusing_smtp_server_delays_delivery_and_loses_nothing() {
+    let app = spawn_app().await;
+    let sink = SmtpSink::start();
+    let owner = app.owner().await;
+    let body = app
+        .invite(&owner, json!(["patient@example.org"]), "AN")
+        .await;
+    sink.set_mode(Mode::RefuseTemporarily);
+    let report = app.deliver(&sink).await;
+    assert_eq!((report.sent, report.retrying), (0, 1));
+    let state = delivery(&app, &owner, &body).await;
+    assert_eq!(
+        (state["state"].as_str(), state["attempts"].as_i64()),
+        (Some("queued"), Some(1))
+    );
+    assert!(
+        state["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("451")),
+        "{state}"
+    );
+
+    sink.set_mode(Mode::Accept);
+    assert_eq!(
+        app.deliver(&sink).await.sent,
+        0,
+        "not due before its backoff"
+    );
+    let sender = app.sender(&sink.url());
+    assert_eq!(sender.deliver_due(later(1)).await.expect("pass").sent, 1);
+    let state = delivery(&app, &owner, &body).await;
+    assert_eq!(
+        (state["state"].as_str(), state["attempts"].as_i64()),
+        (Some("sent"), Some(2))
+    );
+    assert!(state["last_error"].is_null());
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    let stored = org_members::entities::email_outbox::Entity::find()
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(
+        format!("<{}>", received[0].message_id()),
+        stored.message_id,
+        "stable Message-ID"
+    );
+    assert!(
+        stored.text_body.is_empty(),
+        "the link is not kept once delivered"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_keeps_messages_queued_until_it_is_back() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let body = app
+        .invite(&owner, json!(["a@example.org", "b@example.org"]), "AN")
+        .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead_url = format!(
+        "smtp://127.0.0.1:{}",
+        closed.local_addr().expect("addr").port()
+    );
+    drop(closed);
+    let report = app
+        .sender(&dead_url)
+        .deliver_due(org_members::services::now())
+        .await
+        .expect("pass");
+    assert_eq!(report.retrying, 2);
+    let state = delivery(&app, &owner, &body).await;
+    assert_eq!(state["state"], "queued");
+    assert!(state["last_error"].is_string());
+
+    // SMTP comes back (and the service may have restarted): everything goes out.
+    let sink = SmtpSink::start();
+    let restarted = spawn_sibling(&app).await;
+    let report = restarted
+        .sender(&sink.url())
+        .deliver_due(later(1))
+        .await
+        .expect("pass");
+    assert_eq!(report.sent, 2);
+    assert_eq!(sink.received().len(), 2);
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_or_too_many_tries_mark_the_message_failed() {
+    let app = spawn_app_with(|s| s.email_max_attempts = 2).await;
+    let sink = SmtpSink::start();
+    let owner = app.owner().await;
+    let body = app
+        .invite(&owner, json!(["nobody@example.org"]), "AN")
+        .await;
+    sink.set_mode(Mode::RefusePermanently);
+    assert_eq!(app.deliver(&sink).await.failed, 1);
+    let state = delivery(&app, &owner, &body).await;
+    assert_eq!(state["state"], "failed");
+    assert!(
+        state["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("550")),
+        "{state}"
+    );
+
+    let body = app.invite(&owner, json!(["flaky@example.org"]), "AN").await;
+    sink.set_mode(Mode::RefuseTemporarily);
+    let sender = app.sender(&sink.url());
+    assert_eq!(
+        sender.deliver_due(later(0)).await.expect("pass").retrying,
+        1
+    );
+    assert_eq!(sender.deliver_due(later(2)).await.expect("pass").failed, 1);
+    let state = delivery(&app, &owner, &body).await;
+    assert_eq!(
+        (state["state"].as_str(), state["attempts"].as_i64()),
+        (Some("failed"), Some(2))
+    );
+    // A failed delivery is still an invitation that can be resent.
+    let id = &body["results"][0]["invitation_id"];
+    let resent = app
+        .post(
+            &format!("/api/invitations/{id}/resend"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await;
+    json_body(resent, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn two_senders_on_one_database_deliver_each_message_once() {
+    let a = spawn_app().await;
+    let b = spawn_sibling(&a).await;
+    let sink = SmtpSink::start();
+    let owner = a.owner().await;
+    let emails: Vec<String> = (0..30).map(|i| format!("racer{i}@example.org")).collect();
+    a.invite(&owner, json!(emails), "AN").await;
+    let (sender_a, sender_b) = (a.sender(&sink.url()), b.sender(&sink.url()));
+    let (first, second) = tokio::join!(
+        sender_a.deliver_due(org_members::services::now()),
+        sender_b.deliver_due(org_members::services::now())
+    );
+    let sent = first.expect("a").sent + second.expect("b").sent;
+    assert_eq!(sent, 30);
+    let mut recipients: Vec<String> = sink.received().into_iter().flat_map(|m| m.to).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(recipients.len(), 30);
+    assert_eq!(sink.received().len(), 30, "no message twice");
+}
