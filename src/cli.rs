@@ -20,6 +20,14 @@ Configuration (environment variables):
                                (LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK is honoured too)
   MAX_BODY_BYTES               largest accepted request body (default 262144)
   WORKERS                      HTTP worker threads (default: one per core)
+  SMTP_URL                     smtp://host:25, smtp://user:pass@host:587?tls=required, smtps://...
+                               (default none: invitation emails stay queued)
+  EMAIL_FROM                   sender mailbox (default \"org-members <no-reply@localhost>\")
+  EMAIL_MAX_ATTEMPTS           tries before a message is marked failed (default 10)
+  EMAIL_RETRY_BASE             first retry delay, doubling up to 30m (default 10s)
+  EMAIL_CONCURRENCY            messages sent at once per instance (default 4)
+  EMAIL_POLL_INTERVAL          how often the sender looks for due messages (default 2s)
+  INVITE_MAX_ADDRESSES         most addresses per bulk invitation (default 500)
   RUST_LOG                     log filter (default info)";
 
 #[derive(Parser, Debug)]

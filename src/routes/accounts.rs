@@ -31,7 +31,7 @@ pub struct SignupRequest {
     #[serde(default)]
     #[validate(length(max = 150, code = "too_long", message = "at most 150 characters"))]
     pub last_name: String,
-    /// An invite link token (joins as pending).
+    /// An invite link token (joins as pending) or an email invitation token (joins with its role).
     pub token: Option<String>,
     /// Title of the organization the first signup creates.
     #[validate(length(min = 1, max = 200, code = "length", message = "1 to 200 characters"))]
@@ -83,12 +83,16 @@ pub struct SignupResponse {
     pub refresh: String,
 }
 
-/// Creates an account (see the signup rules in the API description).
+/// Creates an account. Without `token`, the first signup of an empty instance founds the first
+/// organization as its Owner, later ones join the default organization as pending (`NO`) unless
+/// signup without a link is disabled. With an invite link token: joins as pending. With an email
+/// invitation token: the email must match, and the account is active at once with the invited role.
 #[utoipa::path(tag = "accounts", request_body = SignupRequest, responses(
     (status = 201, body = SignupResponse),
     (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    (status = 403, description = "`invite_link_invalid` or `signup_requires_invite`", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`invite_link_invalid`, `signup_requires_invite`, `invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`email_taken`: sign in and `POST /api/invite/accept` instead", body = Problem, content_type = "application/problem+json"),
+    (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/api/signup")]
 pub async fn signup(

@@ -178,3 +178,24 @@ async fn two_senders_on_one_database_deliver_each_message_once() {
     assert_eq!(recipients.len(), 30);
     assert_eq!(sink.received().len(), 30, "no message twice");
 }
+
+#[tokio::test]
+async fn the_running_service_delivers_invitations_by_itself() {
+    let sink = SmtpSink::start();
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.run_email_sender = true;
+        s.smtp_url = Some(org_members::settings::Secret::new(url));
+        s.email_poll_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let owner = app.owner().await;
+    app.invite(&owner, json!(["auto@example.org"]), "AN").await;
+    // Wait for the background sender, bounded: it polls every 50 ms.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sink.received().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(sink.received().len(), 1);
+    assert_eq!(sink.received()[0].to, ["auto@example.org"]);
+}

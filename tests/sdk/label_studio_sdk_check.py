@@ -66,7 +66,15 @@ def main(base):
     except ApiError as error:
         assert error.status_code == 403, error
 
-    print("label-studio-sdk: whoami, get_invite_link, members.list, members.update, reset_token: ok")
+    ls.organizations.invites.send_email(emails=["invitee@example.org", "second@example.org"], role="RE")
+    invitations = call(base, "GET", "/api/invitations?status=pending", token=owner["access"])
+    assert invitations["count"] == 2, invitations
+    ls.organizations.invites.revoke_invite(email="second@example.org")
+    revoked = call(base, "GET", "/api/invitations?status=revoked", token=owner["access"])
+    assert [i["email"] for i in revoked["results"]] == ["second@example.org"], revoked
+
+    print("label-studio-sdk: whoami, get_invite_link, members.list, members.update, reset_token, "
+          "invites.send_email, invites.revoke_invite: ok")
 
 
 if __name__ == "__main__":
