@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod invitation;
+pub mod page;
 pub mod password;
 pub mod role;
 pub mod token;

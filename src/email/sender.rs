@@ -89,7 +89,7 @@ impl EmailSender {
             return;
         }
         loop {
-            if let Err(error) = self.deliver_due(now()).await {
+            if let Err(error) = self.deliver(now(), Some(&shutdown)).await {
                 log::error!("email sender pass failed: {error}");
             }
             tokio::select! {
@@ -105,12 +105,25 @@ impl EmailSender {
 
     /// Claims and sends every message due at `now`, `EMAIL_CONCURRENCY` at a time.
     pub async fn deliver_due(&self, now: NaiveDateTime) -> Result<DeliveryReport, DbErr> {
+        self.deliver(now, None).await
+    }
+
+    /// Like `deliver_due`, but stops between batches once `stop` turns true: on shutdown the
+    /// messages in flight finish and the rest wait for the next start (or another instance).
+    async fn deliver(
+        &self,
+        now: NaiveDateTime,
+        stop: Option<&watch::Receiver<bool>>,
+    ) -> Result<DeliveryReport, DbErr> {
         let mut report = DeliveryReport::default();
         let Some(transport) = &self.transport else {
             return Ok(report);
         };
         let concurrency = self.state.settings.email_concurrency;
         loop {
+            if stop.is_some_and(|stop| *stop.borrow()) {
+                return Ok(report);
+            }
             let candidates = email_outbox::Entity::find()
                 .filter(due(now))
                 .order_by_asc(email_outbox::Column::NextAttemptAt)

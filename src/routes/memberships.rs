@@ -5,10 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::pagination::PageRequest;
+use super::pagination::page_links;
 use super::representations::MemberBody;
 use crate::auth::Caller;
 use crate::domain::Role;
+use crate::domain::page::PageRequest;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::services::members::{self, MemberQuery, SortKey};
 use crate::state::AppState;
@@ -111,7 +112,7 @@ pub async fn list_memberships(
 ) -> Result<web::Json<MemberPageBody>, ApiError> {
     let query = query.parse()?;
     let page = members::list(&state, &caller, id.into_inner(), &query).await?;
-    let (next, previous) = query.page.links(&req, &state, page.count);
+    let (next, previous) = page_links(&req, &state, query.page, page.count);
     Ok(web::Json(MemberPageBody {
         count: page.count,
         next,

@@ -7,6 +7,7 @@ pub mod fallback;
 pub mod health;
 pub mod invitations;
 pub mod invite;
+pub mod invite_email;
 pub mod memberships;
 pub mod organizations;
 pub mod pagination;
@@ -31,9 +32,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(invite::get_invite_link)
         .service(invite::reset_invite_link)
         .service(invite::lookup_invite)
-        .service(invitations::send_invites)
-        .service(invitations::revoke_invite_by_email)
-        .service(invitations::accept_invitation)
+        .service(invite_email::send_invites)
+        .service(invite_email::revoke_invite_by_email)
+        .service(invite_email::accept_invitation)
         .service(invitations::list_invitations)
         .service(invitations::get_invitation)
         .service(invitations::resend_invitation)

@@ -2,14 +2,14 @@
 //! assignment, removal and ownership transfer, under the role rules of `domain::role`.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
 };
 
 use super::access::{Acting, OrganizationRef, acting_in, live_membership, stored_role};
-use super::now;
+use super::{contains_pattern, now};
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::role::GrantRefusal;
@@ -59,7 +59,7 @@ pub struct MemberQuery {
     pub roles: Vec<Role>,
     pub search: Option<String>,
     pub sort: (SortKey, bool),
-    pub page: crate::routes::pagination::PageRequest,
+    pub page: crate::domain::page::PageRequest,
 }
 
 /// One page of members and the total number matching.
@@ -115,13 +115,7 @@ fn matching_members(organization_id: i32, query: &MemberQuery) -> Select<members
 
 /// Case-insensitive substring match on email, first and last name; `%` and `_` match literally.
 fn search_condition(term: &str) -> Condition {
-    let escaped = term
-        .to_lowercase()
-        .replace('!', "!!")
-        .replace('%', "!%")
-        .replace('_', "!_");
-    let pattern = format!("%{escaped}%");
-    let like = || LikeExpr::new(pattern.clone()).escape('!');
+    let like = || contains_pattern(term);
     Condition::any()
         .add(Expr::col((user::Entity, user::Column::EmailNormalized)).like(like()))
         .add(

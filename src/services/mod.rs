@@ -21,6 +21,17 @@ pub fn utc(instant: NaiveDateTime) -> DateTime<Utc> {
     instant.and_utc().trunc_subsecs(0)
 }
 
+/// A case-insensitive "contains `term`" LIKE pattern (for lower-cased columns) in which `%` and
+/// `_` typed by a person match themselves.
+pub fn contains_pattern(term: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped = term
+        .to_lowercase()
+        .replace('!', "!!")
+        .replace('%', "!%")
+        .replace('_', "!_");
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('!')
+}
+
 /// Whether `error` is a unique-constraint violation, on any backend.
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

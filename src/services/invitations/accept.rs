@@ -1,0 +1,189 @@
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+
+use crate::auth::Caller;
+use crate::domain::invitation::InvitationStatus;
+use crate::domain::token::token_hash;
+use crate::domain::{EmailAddress, Role};
+use crate::entities::{invitation, membership, user};
+use crate::error::{ApiError, ErrorCode};
+use crate::services::access::{live_membership, stored_role};
+use crate::services::now;
+use crate::state::AppState;
+
+/// The invitation a raw token belongs to, if any.
+pub async fn find_by_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<invitation::Model>, ApiError> {
+    Ok(invitation::Entity::find()
+        .filter(invitation::Column::TokenHash.eq(token_hash(token)))
+        .one(db)
+        .await?)
+}
+
+/// Refuses an invitation that can no longer be used, with a code per reason.
+pub fn ensure_usable(invitation: &invitation::Model) -> Result<(), ApiError> {
+    let refusal = |code, detail: &str| Err(ApiError::new(code, detail));
+    match InvitationStatus::effective(&invitation.status, invitation.expires_at, now()) {
+        InvitationStatus::Pending => Ok(()),
+        InvitationStatus::Expired => refusal(
+            ErrorCode::InvitationExpired,
+            "This invitation has expired; ask for a new one.",
+        ),
+        InvitationStatus::Revoked => {
+            refusal(ErrorCode::InvitationRevoked, "This invitation was revoked.")
+        }
+        InvitationStatus::Accepted => refusal(
+            ErrorCode::InvitationUsed,
+            "This invitation has already been used.",
+        ),
+        InvitationStatus::Superseded => refusal(
+            ErrorCode::InvitationSuperseded,
+            "A newer invitation replaced this one; use the link in the latest email.",
+        ),
+    }
+}
+
+/// Checks that `email` is the invited address and that the inviter may still grant the role.
+/// Nothing is consumed when this fails.
+pub async fn ensure_acceptable<C: ConnectionTrait>(
+    db: &C,
+    invitation: &invitation::Model,
+    email: &EmailAddress,
+) -> Result<Role, ApiError> {
+    ensure_usable(invitation)?;
+    if invitation.email_normalized != email.normalized() {
+        log::warn!(
+            "refused an invitation {} for another address",
+            invitation.id
+        );
+        return Err(ApiError::new(
+            ErrorCode::InvitationEmailMismatch,
+            "This invitation was sent to another address; sign up with that address.",
+        ));
+    }
+    let role = stored_role(&invitation.role)?;
+    let inviter_role = live_membership(db, invitation.organization_id, invitation.invited_by)
+        .await?
+        .map(|m| stored_role(&m.role))
+        .transpose()?;
+    if inviter_role.is_none_or(|inviter| Role::check_invite(inviter, role).is_err()) {
+        log::warn!(
+            "refused invitation {}: its inviter may no longer grant {role}",
+            invitation.id
+        );
+        return Err(ApiError::new(
+            ErrorCode::InvitationInviterNotAllowed,
+            "The person who invited you may no longer grant this role; ask for a new invitation.",
+        ));
+    }
+    Ok(role)
+}
+
+/// Marks the invitation accepted by `user_id`, unless someone else got there first.
+pub async fn consume<C: ConnectionTrait>(
+    db: &C,
+    invitation: &invitation::Model,
+    user_id: i32,
+) -> Result<(), ApiError> {
+    let at = now();
+    let updated = invitation::Entity::update_many()
+        .col_expr(
+            invitation::Column::Status,
+            Expr::value(InvitationStatus::Accepted.stored()),
+        )
+        .col_expr(
+            invitation::Column::PendingKey,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(invitation::Column::AcceptedBy, Expr::value(user_id))
+        .col_expr(invitation::Column::AcceptedAt, Expr::value(at))
+        .col_expr(invitation::Column::UpdatedAt, Expr::value(at))
+        .filter(invitation::Column::Id.eq(invitation.id))
+        .filter(invitation::Column::Status.eq(InvitationStatus::Pending.stored()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(ApiError::new(
+            ErrorCode::InvitationUsed,
+            "This invitation has already been used.",
+        ));
+    }
+    Ok(())
+}
+
+/// What an existing account gets by accepting an invitation while signed in.
+pub struct Accepted {
+    pub membership: membership::Model,
+    pub tokens: crate::services::tokens::TokenPair,
+}
+
+/// An existing account accepts an invitation sent to its address.
+pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Accepted, ApiError> {
+    let txn = state.db.begin().await?;
+    let invitation = find_by_token(&txn, token).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InviteTokenUnknown,
+            "No invitation has this token.",
+        )
+    })?;
+    let email = EmailAddress::parse(&caller.user.email)
+        .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
+    let role = ensure_acceptable(&txn, &invitation, &email).await?;
+    let existing = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
+        .filter(membership::Column::UserId.eq(caller.user.id))
+        .one(&txn)
+        .await?;
+    let membership = match existing {
+        Some(live) if live.deleted_at.is_none() => {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyMember,
+                "You are already a member of this organization.",
+            ));
+        }
+        // A former member comes back: the history row is reused, with the invited role.
+        Some(removed) => {
+            let mut row: membership::ActiveModel = removed.into();
+            row.role = Set(role.code().to_owned());
+            row.invited_by = Set(Some(invitation.invited_by));
+            row.deleted_at = Set(None);
+            row.updated_at = Set(now());
+            row.update(&txn).await?
+        }
+        None => {
+            crate::services::accounts::insert_membership(
+                &txn,
+                invitation.organization_id,
+                caller.user.id,
+                role,
+                Some(invitation.invited_by),
+            )
+            .await?
+        }
+    };
+    consume(&txn, &invitation, caller.user.id).await?;
+    let mut account: user::ActiveModel = caller.user.clone().into();
+    account.active_organization_id = Set(Some(invitation.organization_id));
+    account.update(&txn).await?;
+    let tokens = crate::services::tokens::issue_pair(
+        &txn,
+        state,
+        caller.user.id,
+        invitation.organization_id,
+        role,
+    )
+    .await?;
+    txn.commit().await?;
+    log::info!(
+        "user {} accepted invitation {} into organization {} as {role}",
+        caller.user.id,
+        invitation.id,
+        invitation.organization_id
+    );
+    Ok(Accepted { membership, tokens })
+}

@@ -1,0 +1,172 @@
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, TransactionTrait,
+};
+
+use super::create::NewInvitations;
+use super::{close, in_organization, invite_refusal, managing, not_pending, organization_of};
+use crate::auth::Caller;
+use crate::domain::invitation::InvitationStatus;
+use crate::domain::page::PageRequest;
+use crate::domain::token::{random_url_token, token_hash};
+use crate::domain::{EmailAddress, Role};
+use crate::email::outbox;
+use crate::entities::invitation;
+use crate::error::{ApiError, ErrorCode};
+use crate::services::access::stored_role;
+use crate::services::{contains_pattern, now};
+use crate::state::AppState;
+
+/// Filters of the invitations list.
+#[derive(Debug, Default)]
+pub struct InvitationQuery {
+    pub status: Option<InvitationStatus>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub page: PageRequest,
+}
+
+/// One page of invitations, newest first, and how many match.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    query: &InvitationQuery,
+) -> Result<(u64, Vec<invitation::Model>), ApiError> {
+    managing(&state.db, caller).await?;
+    let select = filtered(caller.organization_id, query, now());
+    let count = select.clone().count(&state.db).await?;
+    let page = query.page;
+    let rows = select
+        .order_by_desc(invitation::Column::Id)
+        .offset(page.offset())
+        .limit(page.page_size)
+        .all(&state.db)
+        .await?;
+    Ok((count, rows))
+}
+
+fn filtered(
+    organization_id: i32,
+    query: &InvitationQuery,
+    at: NaiveDateTime,
+) -> Select<invitation::Entity> {
+    let mut select =
+        invitation::Entity::find().filter(invitation::Column::OrganizationId.eq(organization_id));
+    if let Some(status) = query.status {
+        select = select.filter(invitation::Column::Status.eq(status.stored()));
+        select = match status {
+            InvitationStatus::Pending => select.filter(invitation::Column::ExpiresAt.gt(at)),
+            InvitationStatus::Expired => select.filter(invitation::Column::ExpiresAt.lte(at)),
+            _ => select,
+        };
+    }
+    if let Some(email) = query.email.as_deref() {
+        select = select
+            .filter(Expr::col(invitation::Column::EmailNormalized).like(contains_pattern(email)));
+    }
+    if let Some(role) = query.role {
+        select = select.filter(invitation::Column::Role.eq(role.code()));
+    }
+    select
+}
+
+/// One invitation of the caller's organization.
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: i32,
+) -> Result<invitation::Model, ApiError> {
+    managing(&state.db, caller).await?;
+    in_organization(&state.db, caller.organization_id, id).await
+}
+
+/// A new token and expiry for a pending or expired invitation, and a new email; the old link
+/// stops working. Returns the invitation and, when `send_email` is false, the new link.
+pub async fn resend(
+    state: &AppState,
+    caller: &Caller,
+    id: i32,
+    expires_in_days: u32,
+    send_email: bool,
+) -> Result<(invitation::Model, Option<String>), ApiError> {
+    let txn = state.db.begin().await?;
+    let acting = managing(&txn, caller).await?;
+    let current = in_organization(&txn, caller.organization_id, id).await?;
+    if current.status != InvitationStatus::Pending.stored() {
+        return Err(not_pending());
+    }
+    let role = stored_role(&current.role)?;
+    Role::check_invite(acting.role, role).map_err(invite_refusal)?;
+    let organization = organization_of(&txn, caller.organization_id).await?;
+    outbox::cancel_for_invitations(&txn, vec![current.id]).await?;
+    let invitation = NewInvitations {
+        state,
+        organization: &organization,
+        inviter: &caller.user,
+        role,
+        expires_at: now() + ChronoDuration::days(i64::from(expires_in_days)),
+        send_email,
+    };
+    let token = random_url_token();
+    let mut row: invitation::ActiveModel = current.into();
+    row.token_hash = Set(token_hash(&token));
+    row.expires_at = Set(invitation.expires_at);
+    row.invited_by = Set(caller.user.id);
+    row.updated_at = Set(now());
+    row.delivery_state = Set(invitation.initial_delivery().as_str().to_owned());
+    row.delivery_attempts = Set(0);
+    row.delivery_error = Set(None);
+    row.delivered_at = Set(None);
+    let updated = row.update(&txn).await?;
+    if send_email {
+        invitation.queue_email(&txn, &updated, &token).await?;
+    }
+    txn.commit().await?;
+    log::info!("user {} resent invitation {}", caller.user.id, updated.id);
+    Ok((updated, (!send_email).then(|| state.invite_url(&token))))
+}
+
+/// Revokes a pending invitation by id.
+pub async fn revoke(
+    state: &AppState,
+    caller: &Caller,
+    id: i32,
+) -> Result<invitation::Model, ApiError> {
+    let txn = state.db.begin().await?;
+    managing(&txn, caller).await?;
+    let current = in_organization(&txn, caller.organization_id, id).await?;
+    if current.status != InvitationStatus::Pending.stored() {
+        return Err(not_pending());
+    }
+    close(&txn, &[current.id], InvitationStatus::Revoked).await?;
+    let revoked = in_organization(&txn, caller.organization_id, id).await?;
+    txn.commit().await?;
+    log::info!("user {} revoked invitation {id}", caller.user.id);
+    Ok(revoked)
+}
+
+/// Revokes the pending invitation of an address (Label Studio's `POST /api/invite/revoke`).
+pub async fn revoke_by_email(
+    state: &AppState,
+    caller: &Caller,
+    email: &EmailAddress,
+) -> Result<invitation::Model, ApiError> {
+    let pending = invitation::Entity::find()
+        .filter(invitation::Column::OrganizationId.eq(caller.organization_id))
+        .filter(invitation::Column::PendingKey.eq(email.normalized()))
+        .one(&state.db)
+        .await?;
+    match pending {
+        Some(pending) => revoke(state, caller, pending.id).await,
+        None => {
+            managing(&state.db, caller).await?;
+            Err(ApiError::new(
+                ErrorCode::InvitationNotFound,
+                "This address has no pending invitation.",
+            ))
+        }
+    }
+}
