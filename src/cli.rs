@@ -28,6 +28,7 @@ Configuration (environment variables):
   EMAIL_CONCURRENCY            messages sent at once per instance (default 4)
   EMAIL_POLL_INTERVAL          how often the sender looks for due messages (default 2s)
   INVITE_MAX_ADDRESSES         most addresses per bulk invitation (default 500)
+  CORS_ALLOWED_ORIGINS         browser origins allowed to call the API, comma-separated, or * (default none: CORS off)
   RUST_LOG                     log filter (default info)";
 
 #[derive(Parser, Debug)]

@@ -185,6 +185,9 @@ pub struct Problem {
     pub code: ErrorCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The request's id, also in the `X-Request-Id` header and the access log.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// Every failure a request can end in.
@@ -251,6 +254,7 @@ impl ApiError {
             detail,
             code,
             errors,
+            request_id: crate::request_id::current(),
         }
     }
 }
@@ -266,7 +270,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status_code().is_server_error() {
-            log::error!("request failed: {self}");
+            let id = crate::request_id::current().unwrap_or_default();
+            log::error!("request {id} failed: {self}");
         }
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");

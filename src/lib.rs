@@ -9,6 +9,7 @@ pub mod email;
 pub mod entities;
 pub mod error;
 pub mod openapi;
+pub mod request_id;
 pub mod routes;
 pub mod services;
 pub mod settings;

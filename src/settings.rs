@@ -68,6 +68,9 @@ pub struct Settings {
     pub run_email_sender: bool,
     /// `INVITE_MAX_ADDRESSES`: most addresses one bulk invitation request may carry.
     pub invite_max_addresses: usize,
+    /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (`*` for any); none by
+    /// default, which leaves CORS off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -93,6 +96,7 @@ impl Default for Settings {
             email_poll_interval: Duration::from_secs(2),
             run_email_sender: true,
             invite_max_addresses: 500,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -215,6 +219,9 @@ impl Settings {
             settings.invite_max_addresses =
                 parse_count("INVITE_MAX_ADDRESSES", &value, 1, 10_000)? as usize;
         }
+        if let Some(value) = get("CORS_ALLOWED_ORIGINS") {
+            settings.cors_allowed_origins = parse_origins(&value)?;
+        }
         Ok(settings)
     }
 
@@ -249,6 +256,33 @@ fn parse_public_url(raw: &str) -> Result<String, SettingsError> {
         return Err(invalid("PUBLIC_URL", "expected an http:// or https:// URL"));
     }
     Ok(raw.trim_end_matches('/').to_owned())
+}
+
+/// `https://app.example.org, http://localhost:3000` or `*`.
+fn parse_origins(raw: &str) -> Result<Vec<String>, SettingsError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            if origin == "*" {
+                return Ok(origin.to_owned());
+            }
+            let url = url::Url::parse(origin).map_err(|_| {
+                invalid(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("{origin:?} is not an origin"),
+                )
+            })?;
+            let bare = url.path() == "/" && url.query().is_none() && !origin.ends_with('/');
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
+                return Err(invalid(
+                    "CORS_ALLOWED_ORIGINS",
+                    format!("{origin:?} is not an origin like https://app.example.org"),
+                ));
+            }
+            Ok(origin.to_owned())
+        })
+        .collect()
 }
 
 fn parse_count(
@@ -334,6 +368,7 @@ mod tests {
             ("SMTP_URL", "http://mail"),
             ("EMAIL_FROM", "not a mailbox"),
             ("INVITE_MAX_ADDRESSES", "0"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.org/path"),
         ] {
             let error = from(&[(name, value)]).expect_err(name);
             assert_eq!(error.variable, name);

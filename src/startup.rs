@@ -2,8 +2,9 @@
 
 use std::net::TcpListener;
 
+use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
-use actix_web::middleware::Logger;
+use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpServer, web};
 use sea_orm::DatabaseConnection;
 use utoipa_actix_web::AppExt;
@@ -13,6 +14,7 @@ use crate::auth::JwtKeys;
 use crate::db;
 use crate::domain::token::random_url_token;
 use crate::email::sender::EmailSender;
+use crate::request_id;
 use crate::routes::extractors::{json_config, path_config, query_config};
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
@@ -110,6 +112,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let routes = web::Data::new(KnownRoutes::from_spec(&spec));
     let max_body = state.settings.max_body_bytes;
     let workers = state.settings.workers;
+    let origins = state.settings.cors_allowed_origins.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
@@ -126,16 +129,52 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
                 trim_api_trailing_slash(&mut req);
                 service.call(req)
             })
-            // The path only: query strings can carry invite tokens, which never reach the log.
+            .wrap_fn(|req, service| {
+                let (req, id) = request_id::assign(req);
+                request_id::respond(id, service.call(req))
+            })
+            .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+            // The route pattern, never the query: query strings can carry invite tokens.
             .wrap(
-                Logger::new("%{method}xi %U %s %b %Dms")
-                    .custom_request_replace("method", |req| req.method().to_string()),
+                Logger::new("%{method}xi %{route}xo %s %b %Dms id=%{x-request-id}o")
+                    .custom_request_replace("method", |req| req.method().to_string())
+                    .custom_response_replace("route", |res| {
+                        res.request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "-".to_owned())
+                    }),
             )
     });
     if let Some(workers) = workers {
         server = server.workers(workers);
     }
     Ok(server.listen(listener)?.run())
+}
+
+/// CORS for browser frontends on the allowed origins. A request from another origin simply gets
+/// no CORS headers (the browser refuses it), rather than a non-problem error body.
+fn cors(origins: &[String]) -> Cors {
+    use actix_web::http::header;
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allowed_header("idempotency-key")
+        .allowed_header(request_id::HEADER)
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            request_id::HEADER,
+        ])
+        .block_on_origin_mismatch(false)
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
 }
 
 /// Label Studio clients call paths with and without a trailing slash; routes are registered

@@ -98,3 +98,70 @@ async fn health_ready_and_version_answer() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_problems_repeat_it() {
+    let app = spawn_app().await;
+    let response = app.request(Method::GET, "/nowhere", None, None).await;
+    let header = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let problem = assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(problem["request_id"].as_str(), header.as_deref());
+
+    let traced = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "trace-42")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        traced
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("trace-42")
+    );
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_answers_allowed_origins_when_configured() {
+    let closed = spawn_app().await;
+    let preflight = |app: &crate::helpers::TestApp, origin: &str| {
+        app.client
+            .request(Method::OPTIONS, app.url("/api/invite"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let response = preflight(&closed, "https://app.example.org")
+        .await
+        .expect("sent");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let open =
+        spawn_app_with(|s| s.cors_allowed_origins = vec!["https://app.example.org".into()]).await;
+    let allowed = preflight(&open, "https://app.example.org")
+        .await
+        .expect("sent");
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.org")
+    );
+    let other = preflight(&open, "https://evil.example.org")
+        .await
+        .expect("sent");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
