@@ -44,11 +44,25 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     options
         .max_connections(settings.database_max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    Database::connect(options).await
+    // sqlx retries a refused connection until the acquire timeout; at start-up an unreachable
+    // database should fail fast instead, with a line that names the variable (not its secrets).
+    match tokio::time::timeout(STARTUP_TIMEOUT, Database::connect(options)).await {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(error)) => Err(DbErr::Custom(format!(
+            "cannot use the database named by DATABASE_URL: {error}"
+        ))),
+        Err(_) => Err(DbErr::Custom(format!(
+            "the database named by DATABASE_URL did not answer within {} s",
+            STARTUP_TIMEOUT.as_secs()
+        ))),
+    }
 }
+
+/// How long start-up waits for the database before giving up.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn create_sqlite_parent_dir(url: &str) {
     let path = url

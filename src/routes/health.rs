@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, Problem};
+use migration::{Migrator, MigratorTrait};
+
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -26,20 +28,25 @@ pub async fn health() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
 }
 
-/// The database answers; 503 otherwise.
+/// The database answers and every migration is applied; 503 otherwise.
 #[utoipa::path(tag = "operations", responses(
     (status = 200, body = Status),
-    (status = 503, description = "The database is unreachable", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "`database_unavailable`: unreachable, or migrations pending", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state.db.ping().await.map_err(|error| {
-        log::warn!("readiness check failed: {error}");
-        ApiError::new(
-            crate::error::ErrorCode::DatabaseUnavailable,
-            "The database does not answer.",
-        )
-    })?;
+    let unavailable = |detail: &str| ApiError::new(ErrorCode::DatabaseUnavailable, detail);
+    let pending = Migrator::get_pending_migrations(&state.db)
+        .await
+        .map_err(|error| {
+            log::warn!("readiness check failed: {error}");
+            unavailable("The database does not answer.")
+        })?;
+    if !pending.is_empty() {
+        return Err(unavailable(
+            "The database schema is behind this version; run `org-members migrate`.",
+        ));
+    }
     Ok(HttpResponse::Ok().json(Status { status: "ok" }))
 }
 

@@ -367,3 +367,19 @@ async fn role_assignment_names_bad_fields() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_role_change_on_one_instance_is_enforced_by_another_on_the_next_request() {
+    let a = spawn_app().await;
+    let b = crate::helpers::spawn_sibling(&a).await;
+    let owner = a.owner().await;
+    let admin = a.member_with_role(&owner, "admin@example.org", "AD").await;
+    json_body(b.get("/api/invite", &admin.access).await, StatusCode::OK).await;
+    a.assign(&owner, admin.user_id, "AN").await;
+    assert_problem(
+        b.get("/api/invite", &admin.access).await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    )
+    .await;
+}
