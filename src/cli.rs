@@ -29,7 +29,8 @@ Configuration (environment variables):
   EMAIL_POLL_INTERVAL          how often the sender looks for due messages (default 2s)
   INVITE_MAX_ADDRESSES         most addresses per bulk invitation (default 500)
   CORS_ALLOWED_ORIGINS         browser origins allowed to call the API, comma-separated, or * (default none: CORS off)
-  RUST_LOG                     log filter (default info)";
+  RUST_LOG                     log filter (default info)
+  LOG_FORMAT                   json: one JSON object per log line (default: text)";
 
 #[derive(Parser, Debug)]
 #[command(name = "org-members", version, about = "Organization members service: invite links, pending users, roles.", after_help = CONFIGURATION)]
@@ -61,6 +62,20 @@ pub enum Command {
     },
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Seed a large organization for benchmarks (all members share one password).
+    #[command(hide = true)]
+    Seed {
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        password: String,
+        /// Members besides the Owner; a tenth of them pending.
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        /// Pending invitations.
+        #[arg(long, default_value_t = 100)]
+        invitations: usize,
+    },
     /// Exit 0 when the service on this machine's PORT answers `GET /health` (for container
     /// health checks: the runtime image has no curl).
     Healthcheck,
@@ -88,6 +103,18 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let db = crate::db::connect(&Settings::from_env()?).await?;
             crate::db::migrate(&db).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed {
+            owner,
+            password,
+            members,
+            invitations,
+        } => {
+            let state = crate::startup::prepare_state(Settings::from_env()?).await?;
+            let seeded =
+                crate::seed::organization(&state, &owner, &password, members, invitations).await?;
+            println!("{} {}", seeded.organization_id, seeded.owner_email);
             Ok(())
         }
         Command::Healthcheck => healthcheck(Settings::from_env()?.port),

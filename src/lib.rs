@@ -11,6 +11,7 @@ pub mod error;
 pub mod openapi;
 pub mod request_id;
 pub mod routes;
+pub mod seed;
 pub mod services;
 pub mod settings;
 pub mod startup;

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Benchmarks org-members with wrk on loopback. See bench/README.md.
+#   bench/run.sh [--db sqlite|postgres] [--members N] [--duration 15s] [--smoke]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --db) db=$2; shift 2 ;;
+    --members) members=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --smoke) smoke=1; members=200; duration=2s; profile=${BENCH_PROFILE:-debug}; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+profile=${BENCH_PROFILE:-$profile}
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+if [ "$profile" = release ]; then cargo build --release --locked -q; else cargo build --locked -q; fi
+bin="$PWD/target/$profile/org-members"
+
+work=$(mktemp -d)
+port=18380
+smtp_port=18381
+server=""
+sink=""
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  [ -n "$sink" ] && kill "$sink" 2>/dev/null || true
+  if [ "$db" = postgres ]; then psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+echo "bench: working in $work" >&2
+
+case "$db" in
+  sqlite) export DATABASE_URL="sqlite://$work/bench.sqlite3?mode=rwc" ;;
+  postgres)
+    psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" >/dev/null
+    psql -q -h 127.0.0.1 -U postgres -d test -c "create database om_bench" >/dev/null
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/om_bench" ;;
+  *) echo "--db sqlite or postgres" >&2; exit 2 ;;
+esac
+export PORT=$port ACCESS_TOKEN_TTL=2h RUST_LOG=warn JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
+B="http://127.0.0.1:$port"
+password="bench password"
+
+"$bin" migrate >/dev/null
+seed_started=$(date +%s.%N)
+read -r org _ < <("$bin" seed --owner bench-owner@example.org --password "$password" \
+  --members "$members" --invitations $((members / 10)))
+seed_seconds=$(echo "$(date +%s.%N) - $seed_started" | bc)
+
+# Starts the service; sets $server and $ready_seconds (spawn to the first 200 from /ready).
+start_server() {
+  if curl -fs "$B/health" >/dev/null 2>&1; then
+    echo "bench: something already listens on port $port; stop it first" >&2
+    exit 1
+  fi
+  local started; started=$(date +%s.%N)
+  "$bin" >"$work/server.log" 2>&1 &
+  server=$!
+  until curl -fs "$B/ready" >/dev/null 2>&1; do sleep 0.005; done
+  ready_seconds=$(echo "$(date +%s.%N) - $started" | bc)
+}
+start_server
+
+login=$(jq -nc --arg p "$password" '{email: "bench-owner@example.org", password: $p}')
+access=$(curl -fs "$B/api/auth/login" -H 'content-type: application/json' -d "$login" | jq -r .access)
+auth="Authorization: Bearer $access"
+target=$(curl -fs "$B/api/organizations/$org/memberships?role=AN&page_size=1" -H "$auth" | jq -r '.results[0].user.id')
+
+results="$work/results.md"
+printf '| endpoint | requests/s | p50 | p99 | errors |\n|---|---:|---:|---:|---:|\n' >"$results"
+
+# load NAME CONNECTIONS URL [METHOD BODY]
+load() {
+  local name=$1 conns=$2 url=$3 method=${4:-GET} body=${5:-}
+  local out
+  if [ "$method" = GET ]; then
+    out=$(wrk -t2 -c"$conns" -d"$duration" --latency -H "$auth" "$url")
+  else
+    out=$(METHOD=$method BODY=$body wrk -t2 -c"$conns" -d"$duration" --latency -s bench/post.lua -H "$auth" "$url")
+  fi
+  local rps p50 p99 errors non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  errors=$(awk '/Socket errors/ {print $4 + $6 + $8 + $10}' <<<"$out" | tr -d ',')
+  printf '| %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "$(( ${non2xx:-0} + ${errors:-0} ))" >>"$results"
+  echo "$name: $rps req/s, p50 $p50, p99 $p99" >&2
+}
+
+M="$B/api/organizations/$org/memberships"
+load "GET /api/invite" "$connections" "$B/api/invite"
+load "GET /api/current-user/whoami" "$connections" "$B/api/current-user/whoami"
+load "GET memberships (page of 20)" "$connections" "$M?page_size=20"
+load "GET memberships?role=NO" "$connections" "$M?role=NO"
+load "GET memberships?search=member12" "$connections" "$M?search=member12"
+load "GET memberships/{user_id}" "$connections" "$M/$target"
+load "PATCH memberships (role)" "$connections" "$M" PATCH "{\"user_id\": $target, \"role\": \"RE\"}"
+load "POST /api/invite/reset-token" "$connections" "$B/api/invite/reset-token" POST '{}'
+load "POST /api/auth/login (Argon2id)" "$connections" "$B/api/auth/login" POST "$login"
+emails=$(jq -nc '[range(100) | "load\(.)@bench.example.org"]')
+load "POST /api/invite/send-email (100 addresses)" 8 "$B/api/invite/send-email" POST "{\"emails\": $emails, \"role\": \"AN\"}"
+
+rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+first_ready_seconds=$ready_seconds
+
+# The email sender: restart with an SMTP server and time the queue draining.
+kill "$server"; wait "$server" 2>/dev/null || true; server=""
+python3 bench/smtp_sink.py "$smtp_port" "$work/sent.count" 2>/dev/null &
+sink=$!
+sleep 0.5
+queued=$(case "$db" in
+  sqlite) sqlite3 "$work/bench.sqlite3" "select count(*) from email_outbox where status = 'queued'" ;;
+  postgres) psql -h 127.0.0.1 -U postgres -d om_bench -Atc "select count(*) from email_outbox where status = 'queued'" ;;
+esac)
+export SMTP_URL="smtp://127.0.0.1:$smtp_port" EMAIL_CONCURRENCY=8 EMAIL_POLL_INTERVAL=1s
+drain_limit=$([ "$smoke" = 1 ] && echo 200 || echo 5000)
+start_server
+drain_started=$(date +%s.%N)
+target_count=$(( queued < drain_limit ? queued : drain_limit ))
+deadline=$(( $(date +%s) + 120 ))
+until [ "$(cat "$work/sent.count" 2>/dev/null || echo 0)" -ge "$target_count" ] || [ "$(date +%s)" -ge "$deadline" ]; do
+  sleep 0.2
+done
+drain_seconds=$(echo "$(date +%s.%N) - $drain_started" | bc)
+sent_count=$(cat "$work/sent.count" 2>/dev/null || echo 0)
+
+{
+  echo "## $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration)"
+  echo
+  cat "$results"
+  echo
+  echo "- peak resident memory under load: $((rss_kib / 1024)) MiB"
+  echo "- start to ready on a migrated database: $(printf '%.3f' "$first_ready_seconds") s"
+  echo "- seeding: $(printf '%.1f' "$seed_seconds") s"
+  echo "- email sender: $sent_count messages in $(printf '%.1f' "$drain_seconds") s ($(echo "$sent_count / $drain_seconds" | bc) messages/s, EMAIL_CONCURRENCY=8, a discarding SMTP server on loopback; $queued were queued)"
+}
