@@ -1,5 +1,6 @@
-"""A discarding SMTP server for the email sender benchmark: python3 smtp_sink.py PORT.
-Counts messages in a file (PORT.count) so the benchmark can read progress."""
+"""A discarding SMTP server on loopback: python3 smtp_sink.py PORT COUNT_FILE [RECIPIENTS_FILE].
+Writes how many messages it received to COUNT_FILE (the benchmark reads progress there) and, when
+given, appends each message's recipients to RECIPIENTS_FILE (the scale-out check counts them)."""
 import asyncore
 import smtpd
 import sys
@@ -8,6 +9,7 @@ import warnings
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 port = int(sys.argv[1])
 count_file = sys.argv[2]
+recipients_file = sys.argv[3] if len(sys.argv) > 3 else None
 
 
 class Sink(smtpd.SMTPServer):
@@ -17,6 +19,9 @@ class Sink(smtpd.SMTPServer):
         Sink.received += 1
         with open(count_file, "w") as out:
             out.write(str(Sink.received))
+        if recipients_file:
+            with open(recipients_file, "a") as out:
+                out.write("".join(to + "\n" for to in rcpttos))
 
 
 Sink(("127.0.0.1", port), None)
