@@ -77,3 +77,23 @@ pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
     fields.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     fields
 }
+
+/// Parses an optional choice (`role=AN`, `status=pending`); an empty value counts as absent, and
+/// an unknown one adds an `invalid_choice` error at `pointer`.
+pub fn choice<T>(
+    raw: Option<&str>,
+    pointer: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    let raw = raw.map(str::trim).filter(|raw| !raw.is_empty())?;
+    let parsed = parse(raw);
+    if parsed.is_none() {
+        errors.push(FieldError::new(
+            pointer,
+            "invalid_choice",
+            format!("{raw:?} is not one of the accepted values"),
+        ));
+    }
+    parsed
+}

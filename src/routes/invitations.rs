@@ -5,13 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extractors::choice;
 use super::pagination::page_links;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::invitation::{DeliveryState, InvitationStatus};
 use crate::domain::page::PageRequest;
 use crate::entities::invitation;
-use crate::error::{ApiError, ErrorCode, FieldError, Problem};
+use crate::error::{ApiError, ErrorCode, Problem};
 use crate::services::access::stored_role;
 use crate::services::invitations::{self, InvitationQuery};
 use crate::services::{now, utc};
@@ -117,36 +118,18 @@ pub async fn list_invitations(
 ) -> Result<web::Json<InvitationPageBody>, ApiError> {
     let mut errors = Vec::new();
     let page = PageRequest::parse(query.page, query.page_size, &mut errors);
-    let status = query
-        .status
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|raw| {
-            let status = InvitationStatus::parse(raw);
-            if status.is_none() {
-                errors.push(FieldError::new(
-                    "/query/status",
-                    "invalid_choice",
-                    format!("unknown status {raw:?}"),
-                ));
-            }
-            status
-        });
-    let role = query
-        .role
-        .as_deref()
-        .filter(|r| !r.is_empty())
-        .and_then(|raw| {
-            let role = Role::from_code(raw);
-            if role.is_none() {
-                errors.push(FieldError::new(
-                    "/query/role",
-                    "invalid_choice",
-                    format!("unknown role {raw:?}"),
-                ));
-            }
-            role
-        });
+    let status = choice(
+        query.status.as_deref(),
+        "/query/status",
+        InvitationStatus::parse,
+        &mut errors,
+    );
+    let role = choice(
+        query.role.as_deref(),
+        "/query/role",
+        Role::from_code,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }

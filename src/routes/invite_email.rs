@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extractors::choice;
 use super::representations::MembershipSummary;
 use crate::auth::Caller;
 use crate::domain::invitation::split_addresses;
@@ -38,20 +39,6 @@ pub struct SendInvitesRequest {
     pub send_email: Option<bool>,
 }
 
-fn parse_role(raw: Option<&str>, default: Role, errors: &mut Vec<FieldError>) -> Role {
-    match raw {
-        None => default,
-        Some(code) => Role::from_code(code).unwrap_or_else(|| {
-            errors.push(FieldError::new(
-                "/role",
-                "invalid_choice",
-                format!("unknown role {code:?}"),
-            ));
-            default
-        }),
-    }
-}
-
 impl SendInvitesRequest {
     fn parse(self, max_addresses: usize) -> Result<BulkInvite, ApiError> {
         let mut errors = Vec::new();
@@ -76,7 +63,8 @@ impl SendInvitesRequest {
                 ),
             ));
         }
-        let role = parse_role(self.role.as_deref(), Role::Annotator, &mut errors);
+        let role = choice(self.role.as_deref(), "/role", Role::from_code, &mut errors)
+            .unwrap_or(Role::Annotator);
         let expires_in_days = parse_expiry(self.expires_in_days, &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));

@@ -78,3 +78,18 @@ pub async fn acting_in<C: ConnectionTrait>(
         role => Ok(Acting { membership, role }),
     }
 }
+
+/// The caller acting as an Owner or Administrator of the organization its token acts in.
+pub async fn managing_own_organization<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> Result<Acting, ApiError> {
+    acting_in(
+        db,
+        caller,
+        caller.organization_id,
+        OrganizationRef::Token,
+        Role::manages_members,
+    )
+    .await
+}

@@ -3,10 +3,9 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::access::{OrganizationRef, acting_in};
+use super::access::managing_own_organization;
 use super::invitations;
 use crate::auth::Caller;
-use crate::domain::Role;
 use crate::domain::token::random_url_token;
 use crate::entities::{invitation, organization};
 use crate::error::{ApiError, ErrorCode};
@@ -14,14 +13,7 @@ use crate::state::AppState;
 
 /// The caller's organization, whose `invite_token` is the link; Owners and Administrators only.
 pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    acting_in(
-        &state.db,
-        caller,
-        caller.organization_id,
-        OrganizationRef::Token,
-        Role::manages_members,
-    )
-    .await?;
+    managing_own_organization(&state.db, caller).await?;
     find_organization(state, caller.organization_id).await
 }
 
@@ -29,14 +21,7 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     let txn = state.db.begin().await?;
-    acting_in(
-        &txn,
-        caller,
-        caller.organization_id,
-        OrganizationRef::Token,
-        Role::manages_members,
-    )
-    .await?;
+    managing_own_organization(&txn, caller).await?;
     let organization = organization::Entity::find_by_id(caller.organization_id)
         .one(&txn)
         .await?

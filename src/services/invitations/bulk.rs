@@ -13,7 +13,7 @@ use crate::domain::invitation::InvitationStatus;
 use crate::domain::{EmailAddress, Role};
 use crate::entities::{invitation, membership, user};
 use crate::error::ApiError;
-use crate::services::access::{OrganizationRef, acting_in};
+use crate::services::access::managing_own_organization;
 use crate::services::now;
 use crate::state::AppState;
 
@@ -55,14 +55,7 @@ pub async fn invite_many(
     request: BulkInvite,
 ) -> Result<Vec<AddressResult>, ApiError> {
     let txn = state.db.begin().await?;
-    let acting = acting_in(
-        &txn,
-        caller,
-        caller.organization_id,
-        OrganizationRef::Token,
-        Role::manages_members,
-    )
-    .await?;
+    let acting = managing_own_organization(&txn, caller).await?;
     Role::check_invite(acting.role, request.role).map_err(invite_refusal)?;
     let organization = organization_of(&txn, caller.organization_id).await?;
 

@@ -14,14 +14,11 @@ pub use manage::{InvitationQuery, get, list, resend, revoke, revoke_by_email};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::auth::Caller;
-use crate::domain::Role;
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::role::GrantRefusal;
 use crate::email::outbox;
 use crate::entities::{invitation, organization};
 use crate::error::{ApiError, ErrorCode};
-use crate::services::access::{OrganizationRef, acting_in};
 use crate::services::now;
 
 /// Days an invitation lives when the inviter does not say.
@@ -77,19 +74,7 @@ pub(super) fn invite_refusal(refusal: GrantRefusal) -> ApiError {
     }
 }
 
-pub(super) async fn managing<C: ConnectionTrait>(
-    db: &C,
-    caller: &Caller,
-) -> Result<super::access::Acting, ApiError> {
-    acting_in(
-        db,
-        caller,
-        caller.organization_id,
-        OrganizationRef::Token,
-        Role::manages_members,
-    )
-    .await
-}
+pub(super) use crate::services::access::managing_own_organization as managing;
 
 pub(super) async fn in_organization<C: ConnectionTrait>(
     db: &C,
