@@ -17,9 +17,48 @@ pub const DEFAULT_ORGANIZATION_KEY: &str = "default_organization_id";
 /// Key of the generated JWT secret, used when `JWT_SECRET` is not set.
 pub const JWT_SECRET_KEY: &str = "jwt_secret";
 
-/// Opens the pool. SQLite gets WAL, foreign keys, a busy timeout and a single connection: one
-/// writer at a time is SQLite's own rule, and one connection keeps transactions from failing
-/// with `SQLITE_BUSY` when two of them upgrade to write locks at once.
+/// The pools: one for writes and transactions, one for plain reads (the same pool except on
+/// SQLite).
+pub struct Pools {
+    pub writes: DatabaseConnection,
+    pub reads: DatabaseConnection,
+}
+
+/// Opens the pools. SQLite's writer is a single connection: one writer at a time is SQLite's own
+/// rule, and one connection keeps transactions from failing with `SQLITE_BUSY` when two of them
+/// upgrade to write locks at once. Its readers are read-only connections, parallel under WAL.
+pub async fn connect_pools(settings: &Settings) -> Result<Pools, DbErr> {
+    let writes = connect(settings).await?;
+    if !settings.is_sqlite() {
+        return Ok(Pools {
+            reads: writes.clone(),
+            writes,
+        });
+    }
+    let options: SqliteConnectOptions = settings
+        .database_url
+        .parse()
+        .map_err(|error| DbErr::Custom(format!("invalid SQLite URL: {error}")))?;
+    let readers = std::thread::available_parallelism().map_or(2, usize::from) * 2;
+    let pool = SqlitePoolOptions::new()
+        .max_connections(u32::try_from(readers).unwrap_or(4))
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(
+            options
+                .read_only(true)
+                .create_if_missing(false)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10)),
+        )
+        .await
+        .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+    Ok(Pools {
+        writes,
+        reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
+    })
+}
+
+/// Opens the writer pool (SQLite: WAL, foreign keys, a busy timeout, one connection).
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     if settings.is_sqlite() {
         create_sqlite_parent_dir(&settings.database_url);

@@ -71,7 +71,8 @@ impl Application {
 
 /// Connects, migrates and resolves the JWT secret: everything a request or a command needs.
 pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, sea_orm::DbErr> {
-    let db = db::connect(&settings).await?;
+    let pools = db::connect_pools(&settings).await?;
+    let db = pools.writes;
     db::migrate(&db).await?;
     let secret = jwt_secret(&db, &settings).await?;
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
@@ -79,6 +80,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     }
     Ok(web::Data::new(AppState {
         db,
+        reads: pools.reads,
         jwt: JwtKeys::new(secret.as_bytes()),
         settings,
     }))

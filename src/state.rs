@@ -6,7 +6,11 @@ use crate::auth::JwtKeys;
 use crate::settings::Settings;
 
 pub struct AppState {
+    /// Writes and transactions. On SQLite, the single writer connection.
     pub db: DatabaseConnection,
+    /// Plain reads outside transactions. On SQLite, a pool of read-only connections that read
+    /// in parallel under WAL; elsewhere the same pool as `db`.
+    pub reads: DatabaseConnection,
     pub settings: Settings,
     pub jwt: JwtKeys,
 }

@@ -35,7 +35,7 @@ impl FromRequest for Caller {
             let token = token?;
             let claims = state.jwt.verify(&token, TokenType::Access)?;
             let user = user::Entity::find_by_id(claims.user_id()?)
-                .one(&state.db)
+                .one(&state.reads)
                 .await?
                 .ok_or_else(|| {
                     ApiError::new(

@@ -158,7 +158,7 @@ pub async fn whoami(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<web::Json<WhoAmI>, ApiError> {
-    let membership = live_membership(&state.db, caller.organization_id, caller.user.id).await?;
+    let membership = live_membership(&state.reads, caller.organization_id, caller.user.id).await?;
     Ok(web::Json(WhoAmI {
         user: UserBody::from(&caller.user),
         active_organization: caller.organization_id,

@@ -239,7 +239,7 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<To
         Some(email) => {
             user::Entity::find()
                 .filter(user::Column::EmailNormalized.eq(email.normalized()))
-                .one(&state.db)
+                .one(&state.reads)
                 .await?
         }
         None => None,
@@ -252,7 +252,7 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<To
     if !password::verify(password, user.password_hash.clone()).await? {
         return Err(refused());
     }
-    let (organization_id, role) = login_organization(&state.db, &user).await?;
+    let (organization_id, role) = login_organization(&state.reads, &user).await?;
     let mut active: user::ActiveModel = user.clone().into();
     active.last_activity = Set(Some(now()));
     active.update(&state.db).await?;

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// The caller's organization, whose `invite_token` is the link; Owners and Administrators only.
 pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    managing_own_organization(&state.db, caller).await?;
+    managing_own_organization(&state.reads, caller).await?;
     find_organization(state, caller.organization_id).await
 }
 
@@ -49,12 +49,12 @@ pub enum Lookup {
 pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup, ApiError> {
     let link = organization::Entity::find()
         .filter(organization::Column::InviteToken.eq(token))
-        .one(&state.db)
+        .one(&state.reads)
         .await?;
     if let Some(organization) = link {
         return Ok(Lookup::Link(organization));
     }
-    let invitation = invitations::find_by_token(&state.db, token)
+    let invitation = invitations::find_by_token(&state.reads, token)
         .await?
         .ok_or_else(|| {
             ApiError::new(
@@ -69,7 +69,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup, ApiError> {
 
 async fn find_organization(state: &AppState, id: i32) -> Result<organization::Model, ApiError> {
     organization::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&state.reads)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))
 }

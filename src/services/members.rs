@@ -76,7 +76,7 @@ pub async fn list(
     query: &MemberQuery,
 ) -> Result<MemberPage, ApiError> {
     acting_in(
-        &state.db,
+        &state.reads,
         caller,
         organization_id,
         OrganizationRef::Path,
@@ -84,12 +84,12 @@ pub async fn list(
     )
     .await?;
     let matching = matching_members(organization_id, query);
-    let count = matching.clone().count(&state.db).await?;
+    let count = matching.clone().count(&state.reads).await?;
     let rows = sorted(matching, query.sort)
         .select_also(user::Entity)
         .offset(query.page.offset())
         .limit(query.page.page_size)
-        .all(&state.db)
+        .all(&state.reads)
         .await?;
     let members = rows
         .into_iter()
@@ -168,15 +168,15 @@ pub async fn get(
     user_id: i32,
 ) -> Result<Member, ApiError> {
     acting_in(
-        &state.db,
+        &state.reads,
         caller,
         organization_id,
         OrganizationRef::Path,
         Role::reads_members,
     )
     .await?;
-    let membership = target_membership(&state.db, organization_id, user_id).await?;
-    with_user(&state.db, membership).await
+    let membership = target_membership(&state.reads, organization_id, user_id).await?;
+    with_user(&state.reads, membership).await
 }
 
 /// Sets a member's role: activates a pending user, changes a role, or deactivates with `DI`.

@@ -22,7 +22,7 @@ pub async fn list_mine(
         .filter(membership::Column::UserId.eq(caller.user.id))
         .filter(membership::Column::DeletedAt.is_null())
         .order_by_asc(organization::Column::Id)
-        .all(&state.db)
+        .all(&state.reads)
         .await?)
 }
 
@@ -33,7 +33,7 @@ pub async fn get(
     organization_id: i32,
 ) -> Result<organization::Model, ApiError> {
     acting_in(
-        &state.db,
+        &state.reads,
         caller,
         organization_id,
         OrganizationRef::Path,
@@ -41,7 +41,7 @@ pub async fn get(
     )
     .await?;
     organization::Entity::find_by_id(organization_id)
-        .one(&state.db)
+        .one(&state.reads)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))
 }

@@ -114,7 +114,7 @@ async fn live_record(state: &AppState, refresh: &str) -> Result<issued_token::Mo
     let claims = state.jwt.verify(refresh, TokenType::Refresh)?;
     let record = issued_token::Entity::find()
         .filter(issued_token::Column::Jti.eq(claims.jti))
-        .one(&state.db)
+        .one(&state.reads)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid, "The token is not valid."))?;
     if record.revoked_at.is_some() {
@@ -129,7 +129,7 @@ async fn live_record(state: &AppState, refresh: &str) -> Result<issued_token::Mo
 /// Exchanges a live refresh token for a new access token.
 pub async fn refresh(state: &AppState, refresh: &str) -> Result<String, ApiError> {
     let record = live_record(state, refresh).await?;
-    let role = match live_membership(&state.db, record.organization_id, record.user_id).await? {
+    let role = match live_membership(&state.reads, record.organization_id, record.user_id).await? {
         Some(membership) => stored_role(&membership.role)?,
         None => Role::NotActivated,
     };
@@ -176,6 +176,6 @@ pub async fn list_personal(
         .filter(issued_token::Column::RevokedAt.is_null())
         .filter(issued_token::Column::ExpiresAt.gt(now()))
         .order_by_desc(issued_token::Column::Id)
-        .all(&state.db)
+        .all(&state.reads)
         .await?)
 }

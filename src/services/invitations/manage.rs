@@ -35,15 +35,15 @@ pub async fn list(
     caller: &Caller,
     query: &InvitationQuery,
 ) -> Result<(u64, Vec<invitation::Model>), ApiError> {
-    managing(&state.db, caller).await?;
+    managing(&state.reads, caller).await?;
     let select = filtered(caller.organization_id, query, now());
-    let count = select.clone().count(&state.db).await?;
+    let count = select.clone().count(&state.reads).await?;
     let page = query.page;
     let rows = select
         .order_by_desc(invitation::Column::Id)
         .offset(page.offset())
         .limit(page.page_size)
-        .all(&state.db)
+        .all(&state.reads)
         .await?;
     Ok((count, rows))
 }
@@ -79,8 +79,8 @@ pub async fn get(
     caller: &Caller,
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
-    managing(&state.db, caller).await?;
-    in_organization(&state.db, caller.organization_id, id).await
+    managing(&state.reads, caller).await?;
+    in_organization(&state.reads, caller.organization_id, id).await
 }
 
 /// A new token and expiry for a pending or expired invitation, and a new email; the old link
