@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod column;
 mod m20261127_000001_create_core;
 mod m20261127_000002_create_invitations;
+mod m20261128_000001_live_membership_indexes;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_core::Migration),
             Box::new(m20261127_000002_create_invitations::Migration),
+            Box::new(m20261128_000001_live_membership_indexes::Migration),
         ]
     }
 }

@@ -83,9 +83,12 @@ pub async fn list(
         Role::reads_members,
     )
     .await?;
-    let matching = matching_members(organization_id, query);
-    let count = matching.clone().count(&state.reads).await?;
-    let rows = sorted(matching, query.sort)
+    // Counting needs the users table only to search it: without a search the count stays on
+    // the memberships index.
+    let count = matching_members(organization_id, query, query.search.is_some())
+        .count(&state.reads)
+        .await?;
+    let rows = sorted(matching_members(organization_id, query, true), query.sort)
         .select_also(user::Entity)
         .offset(query.page.offset())
         .limit(query.page.page_size)
@@ -98,9 +101,16 @@ pub async fn list(
     Ok(MemberPage { count, members })
 }
 
-fn matching_members(organization_id: i32, query: &MemberQuery) -> Select<membership::Entity> {
-    let mut select = membership::Entity::find()
-        .join(JoinType::InnerJoin, membership::Relation::User.def())
+fn matching_members(
+    organization_id: i32,
+    query: &MemberQuery,
+    with_users: bool,
+) -> Select<membership::Entity> {
+    let mut select = membership::Entity::find();
+    if with_users {
+        select = select.join(JoinType::InnerJoin, membership::Relation::User.def());
+    }
+    let mut select = select
         .filter(membership::Column::OrganizationId.eq(organization_id))
         .filter(membership::Column::DeletedAt.is_null());
     if !query.roles.is_empty() {
