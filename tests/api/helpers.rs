@@ -125,6 +125,20 @@ impl TestApp {
         json_body(response, StatusCode::OK).await
     }
 
+    /// Creates another organization with its Owner, as `org-members bootstrap` does; returns
+    /// the organization's id.
+    pub async fn bootstrap(&self, email: &str, title: &str) -> i32 {
+        let (organization, _) = org_members::services::accounts::bootstrap(
+            &self.state,
+            org_members::domain::EmailAddress::parse(email).expect("email"),
+            org_members::domain::Password::parse(PASSWORD.into()).expect("password"),
+            title,
+        )
+        .await
+        .expect("bootstraps");
+        organization.id
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

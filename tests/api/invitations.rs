@@ -367,14 +367,7 @@ async fn an_existing_account_accepts_while_signed_in() {
     let app = spawn_app().await;
     let sink = SmtpSink::start();
     let owner = app.owner().await;
-    org_members::services::accounts::bootstrap(
-        &app.state,
-        org_members::domain::EmailAddress::parse("elsewhere@example.org").expect("email"),
-        org_members::domain::Password::parse(PASSWORD.into()).expect("password"),
-        "Elsewhere",
-    )
-    .await
-    .expect("bootstraps");
+    app.bootstrap("elsewhere@example.org", "Elsewhere").await;
     let token = invited_token(&app, &owner, &sink, "Elsewhere@example.org", "MA").await;
     let login = json_body(
         app.post(

@@ -305,15 +305,8 @@ async fn ownership_transfer_swaps_owner_and_administrator() {
 async fn another_organizations_members_do_not_exist_for_you() {
     let app = spawn_app().await;
     let owner = app.owner().await;
-    let (other_org, _) = org_members::services::accounts::bootstrap(
-        &app.state,
-        org_members::domain::EmailAddress::parse("other@example.org").expect("email"),
-        org_members::domain::Password::parse(crate::helpers::PASSWORD.into()).expect("password"),
-        "Other",
-    )
-    .await
-    .expect("bootstraps");
-    let members = format!("/api/organizations/{}/memberships", other_org.id);
+    let other_org = app.bootstrap("other@example.org", "Other").await;
+    let members = format!("/api/organizations/{}/memberships", other_org);
     assert_problem(
         app.get(&members, &owner.access).await,
         StatusCode::NOT_FOUND,
@@ -325,11 +318,8 @@ async fn another_organizations_members_do_not_exist_for_you() {
         .await;
     assert_problem(patch, StatusCode::NOT_FOUND, "organization_not_found").await;
     assert_problem(
-        app.get(
-            &format!("/api/organizations/{}", other_org.id),
-            &owner.access,
-        )
-        .await,
+        app.get(&format!("/api/organizations/{}", other_org), &owner.access)
+            .await,
         StatusCode::NOT_FOUND,
         "organization_not_found",
     )

@@ -286,26 +286,10 @@ async fn lookup_describes_a_link_without_consuming_it() {
 
 #[tokio::test]
 async fn bootstrap_creates_separate_organizations_each_with_its_owner() {
-    use org_members::domain::{EmailAddress, Password};
-    use org_members::services::accounts::bootstrap;
     let app = spawn_app().await;
-    let first = bootstrap(
-        &app.state,
-        EmailAddress::parse("first@example.org").expect("email"),
-        Password::parse(PASSWORD.into()).expect("password"),
-        "First",
-    )
-    .await
-    .expect("bootstraps");
-    let second = bootstrap(
-        &app.state,
-        EmailAddress::parse("second@example.org").expect("email"),
-        Password::parse(PASSWORD.into()).expect("password"),
-        "Second",
-    )
-    .await
-    .expect("bootstraps");
-    assert_ne!(first.0.id, second.0.id);
+    let first = app.bootstrap("first@example.org", "First").await;
+    let second = app.bootstrap("second@example.org", "Second").await;
+    assert_ne!(first, second);
 
     let login = json_body(
         app.post(
@@ -324,13 +308,10 @@ async fn bootstrap_creates_separate_organizations_each_with_its_owner() {
     )
     .await;
     assert_eq!(me["organization_membership"]["role"], "OW");
-    assert_eq!(
-        me["organization_membership"]["organization_id"],
-        second.0.id
-    );
+    assert_eq!(me["organization_membership"]["organization_id"], second);
     // Walk-ins join the first organization, the instance's default.
     let walk_in = app
         .signup(json!({"email": "walkin@example.org", "password": PASSWORD}))
         .await;
-    assert_eq!(walk_in.organization_id, i64::from(first.0.id));
+    assert_eq!(walk_in.organization_id, i64::from(first));
 }
