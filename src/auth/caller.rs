@@ -8,10 +8,11 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{Condition, EntityTrait, JoinType, QuerySelect, RelationTrait};
 
 use crate::auth::TokenType;
-use crate::entities::user;
+use crate::entities::{membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -21,6 +22,9 @@ pub struct Caller {
     pub user: user::Model,
     /// The organization the token acts in.
     pub organization_id: i32,
+    /// The live membership in that organization, read with the user in the same query; `None`
+    /// once removed. Read-only requests use it; transactions read the membership again.
+    pub membership: Option<membership::Model>,
 }
 
 impl FromRequest for Caller {
@@ -34,8 +38,7 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| ApiError::Internal("state missing".into()))?;
             let token = token?;
             let claims = state.jwt.verify(&token, TokenType::Access)?;
-            let user = user::Entity::find_by_id(claims.user_id()?)
-                .one(&state.reads)
+            let (user, membership) = user_with_membership(&state, claims.user_id()?, claims.org)
                 .await?
                 .ok_or_else(|| {
                     ApiError::new(
@@ -46,9 +49,35 @@ impl FromRequest for Caller {
             Ok(Caller {
                 user,
                 organization_id: claims.org,
+                membership,
             })
         })
     }
+}
+
+/// The user and their live membership in `organization_id`, in one query (a LEFT JOIN whose
+/// condition names the organization, so a user without one still comes back).
+async fn user_with_membership(
+    state: &AppState,
+    user_id: i32,
+    organization_id: i32,
+) -> Result<Option<(user::Model, Option<membership::Model>)>, ApiError> {
+    let in_organization =
+        user::Relation::Membership
+            .def()
+            .on_condition(move |_users, memberships| {
+                Condition::all()
+                    .add(
+                        Expr::col((memberships.clone(), membership::Column::OrganizationId))
+                            .eq(organization_id),
+                    )
+                    .add(Expr::col((memberships, membership::Column::DeletedAt)).is_null())
+            });
+    Ok(user::Entity::find_by_id(user_id)
+        .join(JoinType::LeftJoin, in_organization)
+        .select_also(membership::Entity)
+        .one(&state.reads)
+        .await?)
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {

@@ -11,7 +11,6 @@ use super::tokens::TokenResponse;
 use crate::auth::Caller;
 use crate::domain::{EmailAddress, Password};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::services::access::live_membership;
 use crate::services::accounts::{self, NewAccount};
 use crate::state::AppState;
 
@@ -154,14 +153,14 @@ pub struct WhoAmI {
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/current-user/whoami")]
-pub async fn whoami(
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<web::Json<WhoAmI>, ApiError> {
-    let membership = live_membership(&state.reads, caller.organization_id, caller.user.id).await?;
+pub async fn whoami(caller: Caller) -> Result<web::Json<WhoAmI>, ApiError> {
     Ok(web::Json(WhoAmI {
         user: UserBody::from(&caller.user),
         active_organization: caller.organization_id,
-        organization_membership: membership.as_ref().map(MembershipSummary::of).transpose()?,
+        organization_membership: caller
+            .membership
+            .as_ref()
+            .map(MembershipSummary::of)
+            .transpose()?,
     }))
 }

@@ -6,6 +6,7 @@ use crate::auth::Caller;
 use crate::domain::Role;
 use crate::entities::membership;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 
 /// How the organization was named, which decides how "not a member" is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +43,8 @@ pub async fn live_membership<C: ConnectionTrait>(
         .await?)
 }
 
-/// Loads the caller's membership and checks that its current role satisfies `allowed`.
+/// Loads the caller's membership and checks that its current role satisfies `allowed`. Reads
+/// through `db`, so inside a transaction the check sees the transaction's view.
 pub async fn acting_in<C: ConnectionTrait>(
     db: &C,
     caller: &Caller,
@@ -50,7 +52,33 @@ pub async fn acting_in<C: ConnectionTrait>(
     reference: OrganizationRef,
     allowed: fn(Role) -> bool,
 ) -> Result<Acting, ApiError> {
-    let Some(membership) = live_membership(db, organization_id, caller.user.id).await? else {
+    let membership = live_membership(db, organization_id, caller.user.id).await?;
+    check(membership, reference, allowed)
+}
+
+/// Like `acting_in`, for requests that only read: the membership in the token's organization was
+/// read with the caller (same request, one query), so only another organization costs a query.
+pub async fn acting_now(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    reference: OrganizationRef,
+    allowed: fn(Role) -> bool,
+) -> Result<Acting, ApiError> {
+    let membership = if organization_id == caller.organization_id {
+        caller.membership.clone()
+    } else {
+        live_membership(&state.reads, organization_id, caller.user.id).await?
+    };
+    check(membership, reference, allowed)
+}
+
+fn check(
+    membership: Option<membership::Model>,
+    reference: OrganizationRef,
+    allowed: fn(Role) -> bool,
+) -> Result<Acting, ApiError> {
+    let Some(membership) = membership else {
         return Err(match reference {
             OrganizationRef::Path => {
                 ApiError::new(ErrorCode::OrganizationNotFound, "No such organization.")
@@ -86,6 +114,18 @@ pub async fn managing_own_organization<C: ConnectionTrait>(
 ) -> Result<Acting, ApiError> {
     acting_in(
         db,
+        caller,
+        caller.organization_id,
+        OrganizationRef::Token,
+        Role::manages_members,
+    )
+    .await
+}
+
+/// `managing_own_organization` for requests that only read (see `acting_now`).
+pub async fn managing_now(state: &AppState, caller: &Caller) -> Result<Acting, ApiError> {
+    acting_now(
+        state,
         caller,
         caller.organization_id,
         OrganizationRef::Token,

@@ -3,7 +3,7 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
-use super::access::managing_own_organization;
+use super::access::{managing_now, managing_own_organization};
 use super::invitations;
 use crate::auth::Caller;
 use crate::domain::token::random_url_token;
@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// The caller's organization, whose `invite_token` is the link; Owners and Administrators only.
 pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    managing_own_organization(&state.reads, caller).await?;
+    managing_now(state, caller).await?;
     find_organization(state, caller.organization_id).await
 }
 

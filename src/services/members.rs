@@ -8,7 +8,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
 };
 
-use super::access::{Acting, OrganizationRef, acting_in, live_membership, stored_role};
+use super::access::{Acting, OrganizationRef, acting_in, acting_now, live_membership, stored_role};
 use super::{contains_pattern, now};
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -75,8 +75,8 @@ pub async fn list(
     organization_id: i32,
     query: &MemberQuery,
 ) -> Result<MemberPage, ApiError> {
-    acting_in(
-        &state.reads,
+    acting_now(
+        state,
         caller,
         organization_id,
         OrganizationRef::Path,
@@ -177,8 +177,8 @@ pub async fn get(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Member, ApiError> {
-    acting_in(
-        &state.reads,
+    acting_now(
+        state,
         caller,
         organization_id,
         OrganizationRef::Path,

@@ -3,7 +3,7 @@
 use sea_orm::JoinType;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
 
-use super::access::{OrganizationRef, acting_in};
+use super::access::{OrganizationRef, acting_now};
 use crate::auth::Caller;
 use crate::entities::{membership, organization};
 use crate::error::{ApiError, ErrorCode};
@@ -32,8 +32,8 @@ pub async fn get(
     caller: &Caller,
     organization_id: i32,
 ) -> Result<organization::Model, ApiError> {
-    acting_in(
-        &state.reads,
+    acting_now(
+        state,
         caller,
         organization_id,
         OrganizationRef::Path,

@@ -16,7 +16,7 @@ use crate::domain::{EmailAddress, Role};
 use crate::email::outbox;
 use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode};
-use crate::services::access::stored_role;
+use crate::services::access::{managing_now, stored_role};
 use crate::services::{contains_pattern, now};
 use crate::state::AppState;
 
@@ -35,7 +35,7 @@ pub async fn list(
     caller: &Caller,
     query: &InvitationQuery,
 ) -> Result<(u64, Vec<invitation::Model>), ApiError> {
-    managing(&state.reads, caller).await?;
+    managing_now(state, caller).await?;
     let select = filtered(caller.organization_id, query, now());
     let count = select.clone().count(&state.reads).await?;
     let page = query.page;
@@ -79,7 +79,7 @@ pub async fn get(
     caller: &Caller,
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
-    managing(&state.reads, caller).await?;
+    managing_now(state, caller).await?;
     in_organization(&state.reads, caller.organization_id, id).await
 }
 
