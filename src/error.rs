@@ -282,21 +282,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Renders any actix error that is not already a problem document as one.
-pub fn problem_for_status(status: StatusCode, detail: impl Into<String>) -> ApiError {
-    let code = match status {
-        StatusCode::NOT_FOUND => ErrorCode::NotFound,
-        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-        StatusCode::UNAUTHORIZED => ErrorCode::AuthenticationRequired,
-        StatusCode::FORBIDDEN => ErrorCode::PermissionDenied,
-        status if status.is_client_error() => ErrorCode::ValidationFailed,
-        _ => ErrorCode::InternalError,
-    };
-    ApiError::new(code, detail)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::error::{ErrorCode, Problem};
     info(
         title = "org-members",
         description = "Invite links, email invitations, pending users and role assignment for an \
-organization, compatible with Label Studio's API. Every path also answers with a trailing slash. \
+organization, compatible with Label Studio's API. Every path also answers with a trailing slash (the Swagger UI under `/docs/` excepted). \
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),

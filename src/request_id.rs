@@ -3,7 +3,6 @@
 
 use std::future::Future;
 
-use actix_web::HttpMessage;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 
@@ -32,11 +31,9 @@ fn choose(incoming: Option<&HeaderValue>) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
-/// Gives the request its id (kept in the request extensions).
-pub fn assign(req: ServiceRequest) -> (ServiceRequest, String) {
-    let id = choose(req.headers().get(HEADER));
-    req.extensions_mut().insert(RequestId(id.clone()));
-    (req, id)
+/// The id the request will carry.
+pub fn id_for(req: &ServiceRequest) -> String {
+    choose(req.headers().get(HEADER))
 }
 
 /// Runs the rest of the request with its id in scope, and adds the id to the response.
@@ -50,10 +47,6 @@ where
     }
     Ok(response)
 }
-
-/// The request's id, in the request extensions.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 #[cfg(test)]
 mod tests {

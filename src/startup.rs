@@ -128,11 +128,11 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", spec.clone()))
             .default_service(web::to(no_route))
             .wrap_fn(|mut req, service| {
-                trim_api_trailing_slash(&mut req);
+                trim_trailing_slash(&mut req);
                 service.call(req)
             })
             .wrap_fn(|req, service| {
-                let (req, id) = request_id::assign(req);
+                let id = request_id::id_for(&req);
                 request_id::respond(id, service.call(req))
             })
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
@@ -180,10 +180,11 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 /// Label Studio clients call paths with and without a trailing slash; routes are registered
-/// without one. Only `/api/` paths are rewritten: the docs UI relies on its own slashes.
-fn trim_api_trailing_slash(req: &mut actix_web::dev::ServiceRequest) {
+/// without one, so every path is trimmed before routing (and so is the 404/405 answer). The docs
+/// UI is left alone: it relies on its own slashes.
+fn trim_trailing_slash(req: &mut actix_web::dev::ServiceRequest) {
     let path = req.path();
-    if !(path.starts_with("/api/") && path.len() > 5 && path.ends_with('/')) {
+    if path.len() <= 1 || !path.ends_with('/') || path.starts_with("/docs") {
         return;
     }
     let trimmed = path.trim_end_matches('/').to_owned();

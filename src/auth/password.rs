@@ -13,8 +13,8 @@ use crate::error::ApiError;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn hashing_threads() -> &'static Mutex<Sender<Job>> {
-    static JOBS: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+fn hashing_threads() -> &'static Sender<Job> {
+    static JOBS: OnceLock<Sender<Job>> = OnceLock::new();
     JOBS.get_or_init(|| {
         let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -28,7 +28,7 @@ fn hashing_threads() -> &'static Mutex<Sender<Job>> {
                 log::error!("cannot start a password hashing thread: {error}");
             }
         }
-        Mutex::new(sender)
+        sender
     })
 }
 
@@ -54,8 +54,6 @@ async fn on_hashing_thread<T: Send + 'static>(
         let _ = done.send(work());
     });
     hashing_threads()
-        .lock()
-        .map_err(|_| ApiError::Internal("password hashing queue poisoned".into()))?
         .send(job)
         .map_err(|_| ApiError::Internal("password hashing threads stopped".into()))?;
     result

@@ -44,12 +44,7 @@ impl KnownRoutes {
 /// The default service of the app.
 pub async fn no_route(req: HttpRequest, routes: web::Data<KnownRoutes>) -> HttpResponse {
     let path = req.path();
-    let trimmed = if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
-    };
-    match routes.methods_for(trimmed) {
+    match routes.methods_for(path) {
         Some(methods) => {
             let allow = methods
                 .iter()

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::extractors::choice;
 use super::pagination::page_links;
 use super::representations::MemberBody;
 use crate::auth::Caller;
@@ -164,20 +165,14 @@ impl RoleAssignment {
                 "user_id is required",
             ));
         }
-        let role = match self.role.as_deref() {
-            None => {
-                errors.push(FieldError::new("/role", "required", "role is required"));
-                None
-            }
-            Some(code) => Role::from_code(code).or_else(|| {
-                errors.push(FieldError::new(
-                    "/role",
-                    "invalid_choice",
-                    format!("unknown role {code:?}"),
-                ));
-                None
-            }),
-        };
+        let role = choice(self.role.as_deref(), "/role", Role::from_code, &mut errors);
+        if self
+            .role
+            .as_deref()
+            .is_none_or(|code| code.trim().is_empty())
+        {
+            errors.push(FieldError::new("/role", "required", "role is required"));
+        }
         match (self.user_id, role) {
             (Some(user_id), Some(role)) => Ok((user_id, role)),
             _ => Err(ApiError::validation(errors)),

@@ -150,7 +150,7 @@ pub async fn revoke(state: &AppState, refresh: &str) -> Result<(), ApiError> {
 
 /// Creates a personal access token for the caller, acting in the token's organization.
 pub async fn create_personal(state: &AppState, caller: &Caller) -> Result<IssuedRefresh, ApiError> {
-    let role = match live_membership(&state.db, caller.organization_id, caller.user.id).await? {
+    let role = match &caller.membership {
         Some(membership) => stored_role(&membership.role)?,
         None => Role::NotActivated,
     };

@@ -93,7 +93,7 @@ async fn malformed_wrongly_typed_and_oversized_bodies_are_problems() {
 #[tokio::test]
 async fn health_ready_and_version_answer() {
     let app = spawn_app().await;
-    for path in ["/health", "/ready", "/version"] {
+    for path in ["/health", "/ready", "/version", "/health/", "/version/"] {
         let response = app.request(Method::GET, path, None, None).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
