@@ -254,7 +254,7 @@ impl ApiError {
             detail,
             code,
             errors,
-            request_id: crate::request_id::current(),
+            request_id: crate::request_context::current_id(),
         }
     }
 }
@@ -270,7 +270,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status_code().is_server_error() {
-            let id = crate::request_id::current().unwrap_or_default();
+            let id = crate::request_context::current_id().unwrap_or_default();
             log::error!("request {id} failed: {self}");
         }
         let mut response = HttpResponse::build(self.status_code());

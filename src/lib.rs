@@ -9,7 +9,7 @@ pub mod email;
 pub mod entities;
 pub mod error;
 pub mod openapi;
-pub mod request_id;
+pub mod request_context;
 pub mod routes;
 pub mod seed;
 pub mod services;

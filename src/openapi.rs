@@ -26,6 +26,7 @@ Errors are RFC 9457 problem documents (`application/problem+json`) with a stable
         (name = "invitations", description = "Email invitations: bulk invite, lifecycle, delivery"),
         (name = "organizations", description = "Organizations of the caller"),
         (name = "members", description = "Members, pending users and roles"),
+        (name = "audit", description = "The organization's audit log"),
         (name = "operations", description = "Health, readiness, version"),
     )
 )]

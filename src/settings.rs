@@ -71,6 +71,15 @@ pub struct Settings {
     /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (`*` for any); none by
     /// default, which leaves CORS off.
     pub cors_allowed_origins: Vec<String>,
+    /// `TRUST_FORWARDED_FOR`: take the client address from `Forwarded`/`X-Forwarded-For` (only
+    /// behind a proxy that sets them; anyone can send them otherwise).
+    pub trust_forwarded_for: bool,
+    /// `RATE_LIMIT_PER_ADDRESS`: login, signup, lookup and accept requests one client address may
+    /// make per minute, for each of the four (0 turns the limit off).
+    pub rate_limit_per_address: u32,
+    /// `RATE_LIMIT_PER_EMAIL`: login and signup attempts per minute for one email address, and
+    /// accepts per minute for one account (0 turns the limit off).
+    pub rate_limit_per_email: u32,
 }
 
 impl Default for Settings {
@@ -97,6 +106,9 @@ impl Default for Settings {
             run_email_sender: true,
             invite_max_addresses: 500,
             cors_allowed_origins: Vec::new(),
+            trust_forwarded_for: false,
+            rate_limit_per_address: 60,
+            rate_limit_per_email: 10,
         }
     }
 }
@@ -221,6 +233,17 @@ impl Settings {
         }
         if let Some(value) = get("CORS_ALLOWED_ORIGINS") {
             settings.cors_allowed_origins = parse_origins(&value)?;
+        }
+        if let Some(value) = get("TRUST_FORWARDED_FOR") {
+            settings.trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", &value)?;
+        }
+        if let Some(value) = get("RATE_LIMIT_PER_ADDRESS") {
+            settings.rate_limit_per_address =
+                parse_count("RATE_LIMIT_PER_ADDRESS", &value, 0, 1_000_000)?;
+        }
+        if let Some(value) = get("RATE_LIMIT_PER_EMAIL") {
+            settings.rate_limit_per_email =
+                parse_count("RATE_LIMIT_PER_EMAIL", &value, 0, 1_000_000)?;
         }
         Ok(settings)
     }

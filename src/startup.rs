@@ -14,7 +14,7 @@ use crate::auth::JwtKeys;
 use crate::db;
 use crate::domain::token::random_url_token;
 use crate::email::sender::EmailSender;
-use crate::request_id;
+use crate::request_context;
 use crate::routes::extractors::{json_config, path_config, query_config};
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
@@ -115,6 +115,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let max_body = state.settings.max_body_bytes;
     let workers = state.settings.workers;
     let origins = state.settings.cors_allowed_origins.clone();
+    let trust_forwarded_for = state.settings.trust_forwarded_for;
     let mut server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
@@ -131,9 +132,9 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
                 trim_trailing_slash(&mut req);
                 service.call(req)
             })
-            .wrap_fn(|req, service| {
-                let id = request_id::id_for(&req);
-                request_id::respond(id, service.call(req))
+            .wrap_fn(move |req, service| {
+                let context = request_context::context_for(&req, trust_forwarded_for);
+                request_context::respond(context, service.call(req))
             })
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             // The route pattern, never the query: query strings can carry invite tokens.
@@ -161,11 +162,11 @@ fn cors(origins: &[String]) -> Cors {
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .allowed_header("idempotency-key")
-        .allowed_header(request_id::HEADER)
+        .allowed_header(request_context::HEADER)
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
-            request_id::HEADER,
+            request_context::HEADER,
         ])
         .block_on_origin_mismatch(false)
         .max_age(3600);

@@ -1,5 +1,6 @@
 //! Pure domain types with parse constructors: raw strings stop at the edge of the service.
 
+pub mod audit;
 pub mod email;
 pub mod invitation;
 pub mod page;

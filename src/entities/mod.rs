@@ -1,7 +1,9 @@
 //! sea-orm entities, one per table, in the generated style: columns and relations only. Behaviour
 //! lives in `services/`; timestamps are naive values holding UTC (see the migration's `column.rs`).
 
+pub mod audit_event;
 pub mod email_outbox;
+pub mod idempotency_key;
 pub mod instance_setting;
 pub mod invitation;
 pub mod issued_token;

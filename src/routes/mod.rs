@@ -2,6 +2,7 @@
 //! extract, convert into domain types, call one service function and map the result.
 
 pub mod accounts;
+pub mod audit_log;
 pub mod extractors;
 pub mod fallback;
 pub mod health;
@@ -45,5 +46,6 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(memberships::get_membership)
         .service(memberships::update_membership)
         .service(memberships::delete_membership)
-        .service(memberships::transfer_ownership);
+        .service(memberships::transfer_ownership)
+        .service(audit_log::list_audit_log);
 }

@@ -8,12 +8,16 @@ use sea_orm::{
     QueryOrder, TransactionTrait,
 };
 
+use serde_json::json;
+
 use super::access::stored_role;
+use super::audit::{self, AuditEntry};
 use super::invitations;
 use super::tokens::{TokenPair, issue_pair};
 use super::{is_unique_violation, now};
 use crate::auth::password;
 use crate::db::{DEFAULT_ORGANIZATION_KEY, claim_instance_setting, instance_setting};
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::token::random_url_token;
 use crate::domain::{EmailAddress, Password, Role};
 use crate::entities::{invitation, membership, organization, user};
@@ -43,10 +47,13 @@ pub struct Joined {
 
 /// Where a signup lands.
 enum Destination {
-    /// Joins an existing organization with this role.
-    Join(organization::Model, Role),
+    /// Joins an existing organization as a pending user, through the invite link or open signup
+    /// (the audit log's `via`).
+    Join(organization::Model, &'static str),
     /// Accepts an email invitation: joins with its role, active at once.
     Invited(organization::Model, Role, Box<invitation::Model>),
+    /// An invitation that cannot be accepted, with the reason.
+    Refused(Box<invitation::Model>, ApiError),
     /// Creates the instance's first organization and becomes its Owner.
     Found(String),
 }
@@ -56,18 +63,33 @@ pub async fn signup(state: &AppState, account: NewAccount) -> Result<Joined, Api
     let password_hash = password::hash(account.password.expose().to_owned()).await?;
     let txn = state.db.begin().await?;
     let destination = destination(&txn, state, &account).await?;
-    let (organization, role, invitation) = match destination {
-        Destination::Join(organization, role) => (organization, role, None),
+    let (organization, role, invitation, via) = match destination {
+        Destination::Join(organization, via) => (organization, Role::NotActivated, None, via),
         Destination::Invited(organization, role, invitation) => {
-            (organization, role, Some(invitation))
+            (organization, role, Some(invitation), "invitation")
         }
-        Destination::Found(title) => (create_organization(&txn, &title).await?, Role::Owner, None),
+        Destination::Refused(invitation, refusal) => {
+            return Err(invitations::refuse(txn, &invitation, None, refusal).await);
+        }
+        Destination::Found(title) => (
+            create_organization(&txn, &title).await?,
+            Role::Owner,
+            None,
+            "founder",
+        ),
     };
     let user = insert_user(&txn, &account, password_hash, organization.id).await?;
     let invited_by = invitation.as_ref().map(|invitation| invitation.invited_by);
     let membership = insert_membership(&txn, organization.id, user.id, role, invited_by).await?;
     if let Some(invitation) = &invitation {
         invitations::consume(&txn, invitation, user.id).await?;
+        audit::record(
+            &txn,
+            invitations::accepted_entries(invitation, user.id, role),
+        )
+        .await?;
+    } else {
+        audit::record(&txn, joined_entries(&organization, user.id, role, via)).await?;
     }
     if role == Role::Owner {
         claim_founder(&txn, organization, user.id).await?;
@@ -98,7 +120,7 @@ async fn destination(
             .one(txn)
             .await?;
         if let Some(organization) = link {
-            return Ok(Destination::Join(organization, Role::NotActivated));
+            return Ok(Destination::Join(organization, "invite_link"));
         }
         let Some(invitation) = invitations::find_by_token(txn, token).await? else {
             return Err(ApiError::new(
@@ -106,7 +128,10 @@ async fn destination(
                 "This invite link is not valid; it may have been reset.",
             ));
         };
-        let role = invitations::ensure_acceptable(txn, &invitation, &account.email).await?;
+        let role = match invitations::ensure_acceptable(txn, &invitation, &account.email).await {
+            Ok(role) => role,
+            Err(refusal) => return Ok(Destination::Refused(Box::new(invitation), refusal)),
+        };
         let organization = organization::Entity::find_by_id(invitation.organization_id)
             .one(txn)
             .await?
@@ -135,7 +160,39 @@ async fn destination(
         .one(txn)
         .await?
         .ok_or_else(|| ApiError::Internal("default organization is missing".into()))?;
-    Ok(Destination::Join(organization, Role::NotActivated))
+    Ok(Destination::Join(organization, "signup"))
+}
+
+/// The entries of a signup without an invitation: the member, and the organization a founder
+/// created.
+fn joined_entries(
+    organization: &organization::Model,
+    user_id: i32,
+    role: Role,
+    via: &str,
+) -> Vec<AuditEntry> {
+    let mut entries = Vec::with_capacity(2);
+    if role == Role::Owner {
+        entries.push(
+            AuditEntry::new(
+                organization.id,
+                AuditAction::OrganizationCreated,
+                Some(user_id),
+                AuditTarget::Organization(organization.id),
+            )
+            .after(json!({ "title": organization.title })),
+        );
+    }
+    entries.push(
+        AuditEntry::new(
+            organization.id,
+            AuditAction::MemberJoined,
+            Some(user_id),
+            AuditTarget::User(user_id),
+        )
+        .after(json!({ "role": role.code(), "via": via })),
+    );
+    entries
 }
 
 /// Creates an organization with a fresh invite link.
@@ -314,6 +371,11 @@ pub async fn bootstrap(
     };
     let user = insert_user(&txn, &account, password_hash, organization.id).await?;
     insert_membership(&txn, organization.id, user.id, Role::Owner, None).await?;
+    audit::record(
+        &txn,
+        joined_entries(&organization, user.id, Role::Owner, "bootstrap"),
+    )
+    .await?;
     let mut active: organization::ActiveModel = organization.clone().into();
     active.created_by = Set(Some(user.id));
     let organization = active.update(&txn).await?;

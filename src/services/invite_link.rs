@@ -3,9 +3,13 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
+use serde_json::json;
+
 use super::access::{managing_now, managing_own_organization};
+use super::audit::{self, AuditEntry, fingerprint};
 use super::invitations;
 use crate::auth::Caller;
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::token::random_url_token;
 use crate::entities::{invitation, organization};
 use crate::error::{ApiError, ErrorCode};
@@ -26,9 +30,19 @@ pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Mo
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))?;
+    let before = fingerprint(&organization.invite_token);
     let mut active: organization::ActiveModel = organization.into();
     active.invite_token = Set(random_url_token());
     let organization = active.update(&txn).await?;
+    let entry = AuditEntry::new(
+        organization.id,
+        AuditAction::InviteLinkReset,
+        Some(caller.user.id),
+        AuditTarget::Organization(organization.id),
+    )
+    .before(json!({ "link": before }))
+    .after(json!({ "link": fingerprint(&organization.invite_token) }));
+    audit::record(&txn, [entry]).await?;
     txn.commit().await?;
     log::info!(
         "user {} reset the invite link of organization {}",

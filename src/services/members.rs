@@ -8,10 +8,14 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
 };
 
+use serde_json::json;
+
 use super::access::{Acting, OrganizationRef, acting_in, acting_now, live_membership, stored_role};
+use super::audit::{self, AuditEntry};
 use super::{contains_pattern, now};
 use crate::auth::Caller;
 use crate::domain::Role;
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::role::GrantRefusal;
 use crate::entities::{membership, user};
 use crate::error::{ApiError, ErrorCode};
@@ -207,6 +211,15 @@ pub async fn assign_role(
     active.updated_at = Set(now());
     let updated = active.update(&txn).await?;
     let member = with_user(&txn, updated).await?;
+    let entry = AuditEntry::new(
+        organization_id,
+        AuditAction::MemberRoleChanged,
+        Some(caller.user.id),
+        AuditTarget::User(user_id),
+    )
+    .before(json!({ "role": current.code() }))
+    .after(json!({ "role": role.code() }));
+    audit::record(&txn, [entry]).await?;
     txn.commit().await?;
     log::info!(
         "user {} set the role of user {user_id} in organization {organization_id} from {current} to {role}",
@@ -231,13 +244,22 @@ pub async fn remove(
         ));
     }
     let target = target_membership(&txn, organization_id, user_id).await?;
-    if stored_role(&target.role)? == Role::Owner {
+    let role = stored_role(&target.role)?;
+    if role == Role::Owner {
         return Err(refusal(GrantRefusal::OwnerProtected));
     }
     let mut active: membership::ActiveModel = target.into();
     active.deleted_at = Set(Some(now()));
     active.updated_at = Set(now());
     active.update(&txn).await?;
+    let entry = AuditEntry::new(
+        organization_id,
+        AuditAction::MemberRemoved,
+        Some(caller.user.id),
+        AuditTarget::User(user_id),
+    )
+    .before(json!({ "role": role.code() }));
+    audit::record(&txn, [entry]).await?;
     txn.commit().await?;
     log::info!(
         "user {} removed user {user_id} from organization {organization_id}",
@@ -275,6 +297,15 @@ pub async fn transfer_ownership(
     set_role(&txn, acting.membership, Role::Administrator).await?;
     let new_owner = set_role(&txn, target, Role::Owner).await?;
     let member = with_user(&txn, new_owner).await?;
+    let entry = AuditEntry::new(
+        organization_id,
+        AuditAction::OwnershipTransferred,
+        Some(caller.user.id),
+        AuditTarget::Organization(organization_id),
+    )
+    .before(json!({ "owner": caller.user.id }))
+    .after(json!({ "owner": user_id }));
+    audit::record(&txn, [entry]).await?;
     txn.commit().await?;
     log::info!(
         "user {} transferred ownership of organization {organization_id} to user {user_id}",

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod invitations;
 pub mod invite_link;
 pub mod members;

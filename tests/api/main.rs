@@ -3,6 +3,7 @@
 mod helpers;
 mod smtp;
 
+mod audit_log;
 mod email_delivery;
 mod errors;
 mod invitations;

@@ -1,16 +1,20 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
 };
+use serde_json::json;
 
 use crate::auth::Caller;
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::token::token_hash;
 use crate::domain::{EmailAddress, Role};
 use crate::entities::{invitation, membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{live_membership, stored_role};
+use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
 use crate::state::AppState;
 
@@ -133,18 +137,23 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
     })?;
     let email = EmailAddress::parse(&caller.user.email)
         .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
-    let role = ensure_acceptable(&txn, &invitation, &email).await?;
+    let role = match ensure_acceptable(&txn, &invitation, &email).await {
+        Ok(role) => role,
+        Err(refusal) => return Err(refuse(txn, &invitation, Some(caller.user.id), refusal).await),
+    };
     let existing = membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
         .filter(membership::Column::UserId.eq(caller.user.id))
         .one(&txn)
         .await?;
+    let former_role = existing.as_ref().map(|m| m.role.clone());
     let membership = match existing {
         Some(live) if live.deleted_at.is_none() => {
-            return Err(ApiError::new(
+            let refusal = ApiError::new(
                 ErrorCode::AlreadyMember,
                 "You are already a member of this organization.",
-            ));
+            );
+            return Err(refuse(txn, &invitation, Some(caller.user.id), refusal).await);
         }
         // A former member comes back: the history row is reused, with the invited role.
         Some(removed) => {
@@ -167,6 +176,11 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
         }
     };
     consume(&txn, &invitation, caller.user.id).await?;
+    let mut entries = accepted_entries(&invitation, caller.user.id, role);
+    if let Some(former_role) = former_role {
+        entries[1].set_before(json!({ "role": former_role, "removed": true }));
+    }
+    audit::record(&txn, entries).await?;
     let mut account: user::ActiveModel = caller.user.clone().into();
     account.active_organization_id = Set(Some(invitation.organization_id));
     account.update(&txn).await?;
@@ -186,4 +200,59 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
         invitation.organization_id
     );
     Ok(Accepted { membership, tokens })
+}
+
+/// The entries of an accepted invitation: the invitation used, and the member it made.
+pub fn accepted_entries(
+    invitation: &invitation::Model,
+    user_id: i32,
+    role: Role,
+) -> [AuditEntry; 2] {
+    let organization_id = invitation.organization_id;
+    [
+        AuditEntry::new(
+            organization_id,
+            AuditAction::InvitationAccepted,
+            Some(user_id),
+            AuditTarget::Invitation(invitation.id),
+        )
+        .before(json!({ "status": invitation.status }))
+        .after(json!({ "status": InvitationStatus::Accepted.stored(), "accepted_by": user_id })),
+        AuditEntry::new(
+            organization_id,
+            AuditAction::MemberJoined,
+            Some(user_id),
+            AuditTarget::User(user_id),
+        )
+        .after(json!({ "role": role.code(), "via": "invitation", "invitation": invitation.id })),
+    ]
+}
+
+/// Keeps a record of a refused accept. Nothing else was written in `txn`, so committing it stores
+/// the entry alone. Returns the refusal, which stands whether or not the entry could be written.
+pub async fn refuse(
+    txn: DatabaseTransaction,
+    invitation: &invitation::Model,
+    actor_id: Option<i32>,
+    refusal: ApiError,
+) -> ApiError {
+    let entry = AuditEntry::new(
+        invitation.organization_id,
+        AuditAction::InvitationAcceptRefused,
+        actor_id,
+        AuditTarget::Invitation(invitation.id),
+    )
+    .after(json!({ "reason": refusal.code() }));
+    let kept = async {
+        audit::record(&txn, [entry]).await?;
+        txn.commit().await?;
+        Ok::<(), ApiError>(())
+    };
+    if let Err(error) = kept.await {
+        log::error!(
+            "could not record a refused accept of invitation {}: {error}",
+            invitation.id
+        );
+    }
+    refusal
 }

@@ -6,14 +6,18 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use serde_json::json;
+
 use super::create::NewInvitations;
 use super::{close, invite_refusal, organization_of};
 use crate::auth::Caller;
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::{EmailAddress, Role};
 use crate::entities::{invitation, membership, user};
 use crate::error::ApiError;
 use crate::services::access::managing_own_organization;
+use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
 use crate::state::AppState;
 
@@ -85,7 +89,15 @@ pub async fn invite_many(
         .map(|(_, e)| e.normalized().to_owned())
         .collect();
     let members = member_emails(&txn, organization.id, &normalized).await?;
-    let superseded = supersede_pending(&txn, organization.id, &normalized).await?;
+    let mut audit_entries = Vec::new();
+    let superseded = supersede_pending(
+        &txn,
+        organization.id,
+        caller.user.id,
+        &normalized,
+        &mut audit_entries,
+    )
+    .await?;
     let expires_at = now() + ChronoDuration::days(i64::from(request.expires_in_days));
     let invitation = NewInvitations {
         state,
@@ -105,9 +117,11 @@ pub async fn invite_many(
             result.outcome = Outcome::Reinvited;
         }
         let (created, token) = invitation.create(&txn, &email).await?;
+        audit_entries.push(created_entry(&created));
         result.invitation_id = Some(created.id);
         result.invite_url = (!request.send_email).then(|| state.invite_url(&token));
     }
+    audit::record(&txn, audit_entries).await?;
     txn.commit().await?;
     log::info!(
         "user {} invited {} addresses to organization {} as {}",
@@ -144,7 +158,9 @@ async fn member_emails<C: ConnectionTrait>(
 async fn supersede_pending<C: ConnectionTrait>(
     db: &C,
     organization_id: i32,
+    actor_id: i32,
     emails: &[String],
+    audit_entries: &mut Vec<AuditEntry>,
 ) -> Result<HashSet<String>, ApiError> {
     let mut superseded = HashSet::new();
     for chunk in emails.chunks(500) {
@@ -155,6 +171,16 @@ async fn supersede_pending<C: ConnectionTrait>(
             .await?;
         let ids: Vec<i32> = pending.iter().map(|i| i.id).collect();
         close(db, &ids, InvitationStatus::Superseded).await?;
+        audit_entries.extend(pending.iter().map(|replaced| {
+            AuditEntry::new(
+                organization_id,
+                AuditAction::InvitationSuperseded,
+                Some(actor_id),
+                AuditTarget::Invitation(replaced.id),
+            )
+            .before(json!({ "status": replaced.status }))
+            .after(json!({ "status": InvitationStatus::Superseded.stored() }))
+        }));
         let at = now();
         superseded.extend(
             pending
@@ -164,4 +190,20 @@ async fn supersede_pending<C: ConnectionTrait>(
         );
     }
     Ok(superseded)
+}
+
+/// The audit entry of a new invitation: who it is for, with which role, until when.
+fn created_entry(created: &invitation::Model) -> AuditEntry {
+    AuditEntry::new(
+        created.organization_id,
+        AuditAction::InvitationCreated,
+        Some(created.invited_by),
+        AuditTarget::Invitation(created.id),
+    )
+    .after(json!({
+        "email": created.email,
+        "role": created.role,
+        "expires_at": crate::services::utc(created.expires_at),
+        "delivery": created.delivery_state,
+    }))
 }

@@ -6,9 +6,12 @@ use sea_orm::{
     QuerySelect, Select, TransactionTrait,
 };
 
+use serde_json::json;
+
 use super::create::NewInvitations;
 use super::{close, in_organization, invite_refusal, managing, not_pending, organization_of};
 use crate::auth::Caller;
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::page::PageRequest;
 use crate::domain::token::{random_url_token, token_hash};
@@ -17,6 +20,7 @@ use crate::email::outbox;
 use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{managing_now, stored_role};
+use crate::services::audit::{self, AuditEntry};
 use crate::services::{contains_pattern, now};
 use crate::state::AppState;
 
@@ -98,6 +102,7 @@ pub async fn resend(
     if current.status != InvitationStatus::Pending.stored() {
         return Err(not_pending());
     }
+    let previous_expiry = crate::services::utc(current.expires_at);
     let role = stored_role(&current.role)?;
     Role::check_invite(acting.role, role).map_err(invite_refusal)?;
     let organization = organization_of(&txn, caller.organization_id).await?;
@@ -124,6 +129,18 @@ pub async fn resend(
     if send_email {
         invitation.queue_email(&txn, &updated, &token).await?;
     }
+    let entry = AuditEntry::new(
+        updated.organization_id,
+        AuditAction::InvitationResent,
+        Some(caller.user.id),
+        AuditTarget::Invitation(updated.id),
+    )
+    .before(json!({ "expires_at": previous_expiry }))
+    .after(json!({
+        "expires_at": crate::services::utc(updated.expires_at),
+        "delivery": updated.delivery_state,
+    }));
+    audit::record(&txn, [entry]).await?;
     txn.commit().await?;
     log::info!("user {} resent invitation {}", caller.user.id, updated.id);
     Ok((updated, (!send_email).then(|| state.invite_url(&token))))
@@ -143,6 +160,15 @@ pub async fn revoke(
     }
     close(&txn, &[current.id], InvitationStatus::Revoked).await?;
     let revoked = in_organization(&txn, caller.organization_id, id).await?;
+    let entry = AuditEntry::new(
+        revoked.organization_id,
+        AuditAction::InvitationRevoked,
+        Some(caller.user.id),
+        AuditTarget::Invitation(revoked.id),
+    )
+    .before(json!({ "status": current.status }))
+    .after(json!({ "status": revoked.status }));
+    audit::record(&txn, [entry]).await?;
     txn.commit().await?;
     log::info!("user {} revoked invitation {id}", caller.user.id);
     Ok(revoked)

@@ -7,7 +7,10 @@ mod bulk;
 mod create;
 mod manage;
 
-pub use accept::{Accepted, accept, consume, ensure_acceptable, ensure_usable, find_by_token};
+pub use accept::{
+    Accepted, accept, accepted_entries, consume, ensure_acceptable, ensure_usable, find_by_token,
+    refuse,
+};
 pub use bulk::{AddressResult, BulkInvite, Outcome, invite_many};
 pub use manage::{InvitationQuery, get, list, resend, revoke, revoke_by_email};
 

@@ -1,0 +1,119 @@
+//! What the service knows about the request being handled, wherever it is needed: its id (taken
+//! from a sane incoming `X-Request-Id` or generated, returned in `X-Request-Id`, written in the
+//! access log and put in problem documents and audit entries) and the client's address (for rate
+//! limits and the audit log).
+
+use std::future::Future;
+
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request being handled.
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    pub id: String,
+    /// The client's IP address: the peer, or the proxy-reported client with
+    /// `TRUST_FORWARDED_FOR`.
+    pub client_address: Option<String>,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+/// The id of the request being handled, when called while serving one.
+pub fn current_id() -> Option<String> {
+    CURRENT.try_with(|context| context.id.clone()).ok()
+}
+
+/// The client address of the request being handled, when known.
+pub fn client_address() -> Option<String> {
+    CURRENT
+        .try_with(|context| context.client_address.clone())
+        .ok()
+        .flatten()
+}
+
+/// A client's id is kept when it is short and plain (so it cannot forge log lines); otherwise a
+/// fresh one is made.
+fn choose(incoming: Option<&HeaderValue>) -> String {
+    incoming
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// The context the request will carry.
+pub fn context_for(req: &ServiceRequest, trust_forwarded_for: bool) -> RequestContext {
+    let client = if trust_forwarded_for {
+        req.connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned)
+    } else {
+        req.peer_addr().map(|peer| peer.to_string())
+    };
+    RequestContext {
+        id: choose(req.headers().get(HEADER)),
+        client_address: client.map(|address| ip_only(&address)),
+    }
+}
+
+/// `203.0.113.7:51234` and `[2001:db8::1]:443` to their IP; anything unparsable is cut to a
+/// column's worth of plain characters, since forwarded headers are whatever the proxy wrote.
+fn ip_only(address: &str) -> String {
+    if let Ok(socket) = address.parse::<std::net::SocketAddr>() {
+        return socket.ip().to_string();
+    }
+    address
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
+        .take(64)
+        .collect()
+}
+
+/// Runs the rest of the request with its context in scope, and adds the id to the response.
+pub async fn respond<F, B>(
+    context: RequestContext,
+    handled: F,
+) -> Result<ServiceResponse<B>, actix_web::Error>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    let id = context.id.clone();
+    let mut response = CURRENT.scope(context, handled).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HEADER, value);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_client_ids_are_kept_and_others_replaced() {
+        assert_eq!(
+            choose(Some(&HeaderValue::from_static("abc-123.x_y"))),
+            "abc-123.x_y"
+        );
+        let forged = choose(Some(&HeaderValue::from_static("a b\\nINFO fake")));
+        assert_eq!(forged.len(), 36, "a fresh UUID");
+        assert_eq!(choose(None).len(), 36);
+    }
+
+    #[test]
+    fn client_addresses_lose_their_port() {
+        assert_eq!(ip_only("203.0.113.7:51234"), "203.0.113.7");
+        assert_eq!(ip_only("[2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(ip_only("198.51.100.2"), "198.51.100.2");
+        assert_eq!(ip_only("evil\nINFO x"), "evilINFOx");
+    }
+}
