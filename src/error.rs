@@ -49,6 +49,9 @@ pub enum ErrorCode {
     OwnRoleChange,
     OwnerProtected,
     TransferTargetInvalid,
+    IdempotencyKeyReused,
+    IdempotencyKeyInUse,
+    RateLimited,
     DatabaseUnavailable,
     InternalError,
 }
@@ -136,6 +139,15 @@ impl ErrorCode {
                 StatusCode::BAD_REQUEST,
                 "Ownership can only go to another active member",
             ),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The Idempotency-Key was already used for a different request",
+            ),
+            IdempotencyKeyInUse => (
+                StatusCode::CONFLICT,
+                "A request with this Idempotency-Key is in progress",
+            ),
+            RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
             DatabaseUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is unavailable",
@@ -199,6 +211,9 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
+    /// A rate limit was reached; the client may try again after `retry_after`.
+    #[error("rate limited for {retry_after:?}")]
+    TooManyRequests { retry_after: std::time::Duration },
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error("internal: {0}")]
@@ -232,6 +247,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Problem { code, .. } => *code,
+            ApiError::TooManyRequests { .. } => ErrorCode::RateLimited,
             ApiError::Database(error) if is_connection_error(error) => {
                 ErrorCode::DatabaseUnavailable
             }
@@ -244,6 +260,13 @@ impl ApiError {
         let (status, title) = code.status_and_title();
         let (detail, errors) = match self {
             ApiError::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
+            ApiError::TooManyRequests { retry_after } => (
+                format!(
+                    "Too many attempts; try again in {} seconds.",
+                    retry_after_seconds(*retry_after)
+                ),
+                Vec::new(),
+            ),
             // 5xx bodies never carry internal details; the cause is logged once.
             ApiError::Database(_) | ApiError::Internal(_) => (title.to_owned(), Vec::new()),
         };
@@ -257,6 +280,11 @@ impl ApiError {
             request_id: crate::request_context::current_id(),
         }
     }
+}
+
+/// Whole seconds, rounded up: `Retry-After` must not invite a retry that is refused again.
+fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 fn is_connection_error(error: &DbErr) -> bool {
@@ -277,6 +305,9 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         if self.status_code() == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
         }
         response.json(self.problem())
     }

@@ -14,6 +14,9 @@ use crate::auth::JwtKeys;
 use crate::db;
 use crate::domain::token::random_url_token;
 use crate::email::sender::EmailSender;
+use crate::idempotency::IdempotencySecret;
+use crate::maintenance;
+use crate::rate_limit::RateLimits;
 use crate::request_context;
 use crate::routes::extractors::{json_config, path_config, query_config};
 use crate::routes::fallback::{KnownRoutes, no_route};
@@ -54,17 +57,22 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then drains requests in flight; the email sender (when
     /// enabled) runs beside the server and finishes the message in flight before exiting.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if !self.state.settings.run_email_sender {
-            return self.server.await;
-        }
-        let sender = EmailSender::new(self.state.clone()).map_err(std::io::Error::other)?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let sender = tokio::spawn(sender.run(stopped));
+        let maintenance = tokio::spawn(maintenance::run(self.state.clone(), stopped.clone()));
+        let sender = if self.state.settings.run_email_sender {
+            let sender = EmailSender::new(self.state.clone()).map_err(std::io::Error::other)?;
+            Some(tokio::spawn(sender.run(stopped)))
+        } else {
+            None
+        };
         let served = self.server.await;
         let _ = stop.send(true);
-        if let Err(error) = sender.await {
+        if let Some(sender) = sender
+            && let Err(error) = sender.await
+        {
             log::error!("email sender ended abnormally: {error}");
         }
+        let _ = maintenance.await;
         served
     }
 }
@@ -82,6 +90,8 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         db,
         reads: pools.reads,
         jwt: JwtKeys::new(secret.as_bytes()),
+        idempotency: IdempotencySecret::derive(secret.as_bytes()),
+        rate_limits: RateLimits::new(&settings),
         settings,
     }))
 }
@@ -157,16 +167,17 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
 /// CORS for browser frontends on the allowed origins. A request from another origin simply gets
 /// no CORS headers (the browser refuses it), rather than a non-problem error body.
 fn cors(origins: &[String]) -> Cors {
-    use actix_web::http::header;
+    use actix_web::http::header::{self, HeaderName};
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .allowed_header("idempotency-key")
+        .allowed_header(crate::idempotency::HEADER)
         .allowed_header(request_context::HEADER)
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
             request_context::HEADER,
+            HeaderName::from_static(crate::idempotency::REPLAYED_HEADER),
         ])
         .block_on_origin_mismatch(false)
         .max_age(3600);

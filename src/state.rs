@@ -3,6 +3,8 @@
 use sea_orm::DatabaseConnection;
 
 use crate::auth::JwtKeys;
+use crate::idempotency::IdempotencySecret;
+use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
 
 pub struct AppState {
@@ -13,6 +15,8 @@ pub struct AppState {
     pub reads: DatabaseConnection,
     pub settings: Settings,
     pub jwt: JwtKeys,
+    pub idempotency: IdempotencySecret,
+    pub rate_limits: RateLimits,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
 //! `POST /api/signup`, `POST /api/auth/login`, `GET /api/current-user/whoami`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,11 +12,13 @@ use super::tokens::TokenResponse;
 use crate::auth::Caller;
 use crate::domain::{EmailAddress, Password};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::idempotency::{self, Begun, IdempotencyKey};
+use crate::rate_limit::Limited;
 use crate::services::accounts::{self, NewAccount};
 use crate::state::AppState;
 
 /// A signup. Without `token` on an empty instance it founds the first organization.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
 pub struct SignupRequest {
     #[serde(default)]
     #[validate(length(min = 1, code = "required", message = "email is required"))]
@@ -86,26 +89,38 @@ pub struct SignupResponse {
 /// organization as its Owner, later ones join the default organization as pending (`NO`) unless
 /// signup without a link is disabled. With an invite link token: joins as pending. With an email
 /// invitation token: the email must match, and the account is active at once with the invited role.
-#[utoipa::path(tag = "accounts", request_body = SignupRequest, responses(
+#[utoipa::path(tag = "accounts", request_body = SignupRequest, params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")), responses(
     (status = 201, body = SignupResponse),
     (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "`invite_link_invalid`, `signup_requires_invite`, `invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`email_taken`: sign in and `POST /api/invite/accept` instead", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`email_taken`: sign in and `POST /api/invite/accept` instead; `idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "`rate_limited`: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
 ))]
 #[post("/api/signup")]
 pub async fn signup(
     state: web::Data<AppState>,
+    key: IdempotencyKey,
     body: web::Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_address(Limited::Signup)?;
+    let claim = match idempotency::begin(&state, key, None, "POST /api/signup", &*body).await? {
+        Begun::Replay(response) => return Ok(response),
+        Begun::Proceed(claim) => claim,
+    };
     let account = body.into_inner().into_account()?;
-    let joined = accounts::signup(&state, account).await?;
-    Ok(HttpResponse::Created().json(SignupResponse {
+    state
+        .rate_limits
+        .check_email(Limited::Signup, account.email.normalized())?;
+    let joined = accounts::signup(&state, account, claim.as_ref()).await?;
+    let body = SignupResponse {
         user: UserBody::from(&joined.user),
         organization_membership: MembershipSummary::of(&joined.membership)?,
         access: joined.tokens.access,
         refresh: joined.tokens.refresh,
-    }))
+    };
+    idempotency::finish(&state, claim, StatusCode::CREATED, &body).await
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -124,14 +139,21 @@ pub struct LoginRequest {
     (status = 200, body = TokenResponse),
     (status = 400, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "`rate_limited`: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
 ))]
 #[post("/api/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
+    state.rate_limits.check_address(Limited::Login)?;
     validate(&*body)?;
     let body = body.into_inner();
+    let email = EmailAddress::parse(&body.email);
+    let email_key = email
+        .as_ref()
+        .map_or(body.email.as_str(), |e| e.normalized());
+    state.rate_limits.check_email(Limited::Login, email_key)?;
     let pair = accounts::login(&state, &body.email, body.password).await?;
     Ok(web::Json(TokenResponse::from(pair)))
 }

@@ -1,6 +1,7 @@
 //! `/api/invitations`: list, read, resend and revoke email invitations.
 
-use actix_web::{HttpRequest, get, post, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +14,7 @@ use crate::domain::invitation::{DeliveryState, InvitationStatus};
 use crate::domain::page::PageRequest;
 use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::idempotency::{self, Begun, IdempotencyKey};
 use crate::services::access::stored_role;
 use crate::services::invitations::{self, InvitationQuery};
 use crate::services::{now, utc};
@@ -170,7 +172,7 @@ pub async fn get_invitation(
 }
 
 /// Optional settings of a resend.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 pub struct ResendRequest {
     /// Days until the new link expires, 1 to 30 (default 7).
     pub expires_in_days: Option<u32>,
@@ -189,7 +191,7 @@ pub struct ResentInvitation {
 
 /// New token, fresh expiry, the old link dead, the email queued again (Owner, Administrator).
 /// The body is optional.
-#[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("id" = i32, Path, description = "Invitation id")),
+#[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("id" = i32, Path, description = "Invitation id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")),
     request_body(content = Option<ResendRequest>, description = "Optional"),
     responses(
         (status = 200, body = ResentInvitation),
@@ -197,15 +199,17 @@ pub struct ResentInvitation {
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed to grant the invitation's role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`invitation_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`invitation_not_pending`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`invitation_not_pending` or `idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/invitations/{id}/resend")]
 pub async fn resend_invitation(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i32>,
+    key: IdempotencyKey,
     body: web::Bytes,
-) -> Result<web::Json<ResentInvitation>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let request: ResendRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ResendRequest::default()
     } else {
@@ -217,13 +221,21 @@ pub async fn resend_invitation(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    let id = id.into_inner();
+    let operation = format!("POST /api/invitations/{id}/resend");
+    let claim =
+        match idempotency::begin(&state, key, Some(caller.user.id), &operation, &request).await? {
+            Begun::Replay(response) => return Ok(response),
+            Begun::Proceed(claim) => claim,
+        };
     let send_email = request.send_email.unwrap_or(true);
     let (row, invite_url) =
-        invitations::resend(&state, &caller, id.into_inner(), days, send_email).await?;
-    Ok(web::Json(ResentInvitation {
+        invitations::resend(&state, &caller, id, days, send_email, claim.as_ref()).await?;
+    let body = ResentInvitation {
         invitation: InvitationBody::of(&state, row)?,
         invite_url,
-    }))
+    };
+    idempotency::finish(&state, claim, StatusCode::OK, &body).await
 }
 
 /// Revokes a pending invitation (Owner, Administrator).

@@ -10,6 +10,7 @@ use crate::auth::Caller;
 use crate::domain::Role;
 use crate::entities::organization;
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::rate_limit::Limited;
 use crate::services::access::stored_role;
 use crate::services::invite_link::{self, Lookup};
 use crate::services::utc;
@@ -94,6 +95,7 @@ pub struct InviteLookup {
     (status = 400, description = "No token given", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "`invite_token_unknown`", body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "`rate_limited`: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
 ))]
 #[get("/api/invite/lookup")]
 pub async fn lookup_invite(
@@ -105,6 +107,7 @@ pub async fn lookup_invite(
         .as_deref()
         .filter(|token| !token.is_empty())
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidQuery, "Give the token as ?token=."))?;
+    state.rate_limits.check_address(Limited::Lookup)?;
     let organization_ref = |organization: organization::Model| OrganizationRef {
         id: organization.id,
         title: organization.title,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,11 +14,13 @@ use crate::auth::Caller;
 use crate::domain::invitation::split_addresses;
 use crate::domain::{EmailAddress, Role};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::idempotency::{self, Begun, IdempotencyKey};
+use crate::rate_limit::Limited;
 use crate::services::invitations::{self, AddressResult, BulkInvite, DEFAULT_EXPIRY_DAYS, Outcome};
 use crate::state::AppState;
 
 /// Addresses as a list, or as the comma-separated text a person types.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum Emails {
     List(Vec<String>),
@@ -25,7 +28,7 @@ pub enum Emails {
 }
 
 /// A bulk invitation.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct SendInvitesRequest {
     /// `["a@x.org", "b@y.org"]` or `"a@x.org, b@y.org"` (commas, semicolons or new lines).
     pub emails: Option<Emails>,
@@ -126,28 +129,38 @@ fn result_body(result: AddressResult) -> AddressResultBody {
 
 /// Invites addresses with a role (Owner, Administrator). Refused whole only for request-level
 /// faults; otherwise one result per address. Emails are queued, never sent inside the request.
-#[utoipa::path(tag = "invitations", security(("bearer" = [])), request_body = SendInvitesRequest, responses(
+#[utoipa::path(tag = "invitations", security(("bearer" = [])), request_body = SendInvitesRequest, params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")), responses(
     (status = 200, body = SendInvitesResponse),
     (status = 400, description = "No addresses, too many, unknown role or expiry out of range", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "`permission_denied` or `role_not_assignable`", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/api/invite/send-email")]
 pub async fn send_invites(
     state: web::Data<AppState>,
     caller: Caller,
+    key: IdempotencyKey,
     body: web::Json<SendInvitesRequest>,
-) -> Result<web::Json<SendInvitesResponse>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let operation = "POST /api/invite/send-email";
+    let claim =
+        match idempotency::begin(&state, key, Some(caller.user.id), operation, &*body).await? {
+            Begun::Replay(response) => return Ok(response),
+            Begun::Proceed(claim) => claim,
+        };
     let request = body
         .into_inner()
         .parse(state.settings.invite_max_addresses)?;
-    let results = invitations::invite_many(&state, &caller, request).await?;
+    let results = invitations::invite_many(&state, &caller, request, claim.as_ref()).await?;
     let results: Vec<AddressResultBody> = results.into_iter().map(result_body).collect();
     let mut summary = BTreeMap::new();
     for result in &results {
         *summary.entry(result.status).or_insert(0) += 1;
     }
-    Ok(web::Json(SendInvitesResponse { results, summary }))
+    let body = SendInvitesResponse { results, summary };
+    idempotency::finish(&state, claim, StatusCode::OK, &body).await
 }
 
 pub(super) fn parse_expiry(days: Option<u32>, errors: &mut Vec<FieldError>) -> u32 {
@@ -219,6 +232,7 @@ pub struct AcceptResponse {
     (status = 404, description = "`invite_token_unknown`", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`already_member`", body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "`rate_limited`: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
 ))]
 #[post("/api/invite/accept")]
 pub async fn accept_invitation(
@@ -237,6 +251,10 @@ pub async fn accept_invitation(
                 "token is required",
             )])
         })?;
+    state.rate_limits.check_address(Limited::Accept)?;
+    state
+        .rate_limits
+        .check_email(Limited::Accept, &caller.user.email_normalized)?;
     let accepted = invitations::accept(&state, &caller, token).await?;
     Ok(web::Json(AcceptResponse {
         organization_membership: MembershipSummary::of(&accepted.membership)?,

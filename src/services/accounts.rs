@@ -22,6 +22,7 @@ use crate::domain::token::random_url_token;
 use crate::domain::{EmailAddress, Password, Role};
 use crate::entities::{invitation, membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
+use crate::idempotency::Claim;
 use crate::state::AppState;
 
 /// Title of the organization the first signup creates when it names none.
@@ -59,9 +60,16 @@ enum Destination {
 }
 
 /// Signs a person up under the signup rules of the API contract.
-pub async fn signup(state: &AppState, account: NewAccount) -> Result<Joined, ApiError> {
+pub async fn signup(
+    state: &AppState,
+    account: NewAccount,
+    once: Option<&Claim>,
+) -> Result<Joined, ApiError> {
     let password_hash = password::hash(account.password.expose().to_owned()).await?;
     let txn = state.db.begin().await?;
+    if let Some(claim) = once {
+        claim.hold(&txn).await?;
+    }
     let destination = destination(&txn, state, &account).await?;
     let (organization, role, invitation, via) = match destination {
         Destination::Join(organization, via) => (organization, Role::NotActivated, None, via),

@@ -39,6 +39,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         workers: Some(1),
         // Tests drive the sender themselves, with `TestApp::sender`.
         run_email_sender: false,
+        // Every test signs many people up from 127.0.0.1; the limits have their own tests.
+        rate_limit_per_address: 100_000,
+        rate_limit_per_email: 100_000,
         ..Settings::default()
     };
     adjust(&mut settings);

@@ -10,5 +10,6 @@ mod invitations;
 mod members;
 mod openapi;
 mod role_rules;
+mod safety;
 mod signup;
 mod tokens;

@@ -16,6 +16,7 @@ use crate::domain::invitation::InvitationStatus;
 use crate::domain::{EmailAddress, Role};
 use crate::entities::{invitation, membership, user};
 use crate::error::ApiError;
+use crate::idempotency::Claim;
 use crate::services::access::managing_own_organization;
 use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
@@ -57,8 +58,12 @@ pub async fn invite_many(
     state: &AppState,
     caller: &Caller,
     request: BulkInvite,
+    once: Option<&Claim>,
 ) -> Result<Vec<AddressResult>, ApiError> {
     let txn = state.db.begin().await?;
+    if let Some(claim) = once {
+        claim.hold(&txn).await?;
+    }
     let acting = managing_own_organization(&txn, caller).await?;
     Role::check_invite(acting.role, request.role).map_err(invite_refusal)?;
     let organization = organization_of(&txn, caller.organization_id).await?;

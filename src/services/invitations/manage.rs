@@ -19,6 +19,7 @@ use crate::domain::{EmailAddress, Role};
 use crate::email::outbox;
 use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode};
+use crate::idempotency::Claim;
 use crate::services::access::{managing_now, stored_role};
 use crate::services::audit::{self, AuditEntry};
 use crate::services::{contains_pattern, now};
@@ -95,8 +96,12 @@ pub async fn resend(
     id: i32,
     expires_in_days: u32,
     send_email: bool,
+    once: Option<&Claim>,
 ) -> Result<(invitation::Model, Option<String>), ApiError> {
     let txn = state.db.begin().await?;
+    if let Some(claim) = once {
+        claim.hold(&txn).await?;
+    }
     let acting = managing(&txn, caller).await?;
     let current = in_organization(&txn, caller.organization_id, id).await?;
     if current.status != InvitationStatus::Pending.stored() {
