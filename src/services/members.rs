@@ -1,11 +1,10 @@
 //! Organization members: the paginated list (pending users are `role=NO`), one member, role
 //! assignment, removal and ownership transfer, under the role rules of `domain::role`.
 
-use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
 };
 
 use serde_json::json;
@@ -206,10 +205,7 @@ pub async fn assign_role(
     let target = target_membership(&txn, organization_id, user_id).await?;
     let current = stored_role(&target.role)?;
     Role::check_grant(acting.role, caller.user.id, user_id, current, role).map_err(refusal)?;
-    let mut active: membership::ActiveModel = target.into();
-    active.role = Set(role.code().to_owned());
-    active.updated_at = Set(now());
-    let updated = active.update(&txn).await?;
+    let updated = set_role(&txn, target, role).await?;
     let member = with_user(&txn, updated).await?;
     let entry = AuditEntry::new(
         organization_id,
@@ -248,10 +244,19 @@ pub async fn remove(
     if role == Role::Owner {
         return Err(refusal(GrantRefusal::OwnerProtected));
     }
-    let mut active: membership::ActiveModel = target.into();
-    active.deleted_at = Set(Some(now()));
-    active.updated_at = Set(now());
-    active.update(&txn).await?;
+    let at = now();
+    let removed = membership::Entity::update_many()
+        .col_expr(membership::Column::DeletedAt, Expr::value(at))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+        .filter(membership::Column::Id.eq(target.id))
+        // Whatever role it has now, unless it became the Owner's meanwhile.
+        .filter(membership::Column::Role.ne(Role::Owner.code()))
+        .filter(membership::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if removed.rows_affected != 1 {
+        return Err(changed_meanwhile());
+    }
     let entry = AuditEntry::new(
         organization_id,
         AuditAction::MemberRemoved,
@@ -329,15 +334,32 @@ async fn managing<C: ConnectionTrait>(
     .await
 }
 
+/// Changes a live membership's role from the role it was read with. A concurrent change in
+/// between (two transfers at once, two people assigning one member) makes this a 409 rather
+/// than a silent overwrite: on every backend the UPDATE waits for the other transaction and
+/// then matches nothing.
 async fn set_role<C: ConnectionTrait>(
     db: &C,
     membership: membership::Model,
     role: Role,
 ) -> Result<membership::Model, ApiError> {
-    let mut active: membership::ActiveModel = membership.into();
-    active.role = Set(role.code().to_owned());
-    active.updated_at = Set(now());
-    Ok(active.update(db).await?)
+    let at = now();
+    let updated = membership::Entity::update_many()
+        .col_expr(membership::Column::Role, Expr::value(role.code()))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+        .filter(membership::Column::Id.eq(membership.id))
+        .filter(membership::Column::Role.eq(membership.role.as_str()))
+        .filter(membership::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(changed_meanwhile());
+    }
+    Ok(membership::Model {
+        role: role.code().to_owned(),
+        updated_at: at,
+        ..membership
+    })
 }
 
 async fn target_membership<C: ConnectionTrait>(
@@ -364,6 +386,13 @@ async fn with_user<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| ApiError::Internal("membership without user".into()))?;
     Ok(Member { membership, user })
+}
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::new(
+        ErrorCode::ConcurrentChange,
+        "Another request changed this membership at the same moment; reload and try again.",
+    )
 }
 
 fn refusal(refusal: GrantRefusal) -> ApiError {

@@ -4,9 +4,11 @@ mod helpers;
 mod smtp;
 
 mod audit_log;
+mod authorization_matrix;
 mod email_delivery;
 mod errors;
 mod invitations;
+mod jwt_attacks;
 mod members;
 mod openapi;
 mod role_rules;

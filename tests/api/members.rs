@@ -373,3 +373,92 @@ async fn a_role_change_on_one_instance_is_enforced_by_another_on_the_next_reques
     )
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_transfers_leave_exactly_one_owner() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let mut candidates = Vec::new();
+    for i in 0..4 {
+        let member = app
+            .member_with_role(&owner, &format!("heir{i}@example.org"), "AD")
+            .await;
+        candidates.push(member.user_id);
+    }
+    let path = format!("/api/organizations/{org}/transfer-ownership");
+    let transfers = candidates
+        .iter()
+        .map(|id| app.post(&path, Some(&owner.access), json!({"user_id": id})));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(transfers)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    // The others were refused: the caller was no longer Owner, or lost the race.
+    assert!(
+        statuses
+            .iter()
+            .all(|s| [StatusCode::OK, StatusCode::FORBIDDEN, StatusCode::CONFLICT].contains(s)),
+        "{statuses:?}"
+    );
+    let owners = json_body(
+        app.get(
+            &format!("/api/organizations/{org}/memberships?role=OW"),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(owners["count"], 1, "{owners}");
+    assert!(candidates.contains(&owners["results"][0]["user"]["id"].as_i64().unwrap_or(0)));
+}
+
+#[tokio::test]
+async fn a_removal_racing_a_role_change_never_revives_the_member() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let org = owner.organization_id;
+    for i in 0..5 {
+        let target = app
+            .join_via_link(&owner, &format!("pending{i}@example.org"))
+            .await;
+        let member_path = format!("/api/organizations/{org}/memberships/{}", target.user_id);
+        let remove = app.request(Method::DELETE, &member_path, Some(&owner.access), None);
+        let members_path = format!("/api/organizations/{org}/memberships");
+        let assign = app.patch(
+            &members_path,
+            &admin.access,
+            json!({"user_id": target.user_id, "role": "AN"}),
+        );
+        let (removed, assigned) = tokio::join!(remove, assign);
+        assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+        assert!(
+            [StatusCode::OK, StatusCode::NOT_FOUND, StatusCode::CONFLICT]
+                .contains(&assigned.status()),
+            "{}",
+            assigned.status()
+        );
+        // Whatever the order, the member is gone and their token does nothing.
+        assert_eq!(
+            app.get(&member_path, &owner.access).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_problem(
+            app.get(&format!("/api/organizations/{org}"), &target.access)
+                .await,
+            StatusCode::NOT_FOUND,
+            "organization_not_found",
+        )
+        .await;
+    }
+}
