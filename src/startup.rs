@@ -1,11 +1,14 @@
 //! Building the application: database, migrations, JWT keys, the App factory, the HTTP server.
 
+use std::future::ready;
 use std::net::TcpListener;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
 use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpServer, web};
+use futures_util::TryFutureExt;
+use futures_util::future::Either;
 use sea_orm::DatabaseConnection;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -18,7 +21,7 @@ use crate::idempotency::IdempotencySecret;
 use crate::maintenance;
 use crate::rate_limit::RateLimits;
 use crate::request_context;
-use crate::routes::extractors::{json_config, path_config, query_config};
+use crate::routes::extractors::{hostile_query, json_config, path_config, query_config};
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
 use crate::state::AppState;
@@ -140,7 +143,14 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .default_service(web::to(no_route))
             .wrap_fn(|mut req, service| {
                 trim_trailing_slash(&mut req);
-                service.call(req)
+                match hostile_query(req.query_string()) {
+                    Some(refusal) => Either::Left(ready(Ok(req.error_response(refusal)))),
+                    None => Either::Right(
+                        service
+                            .call(req)
+                            .map_ok(actix_web::dev::ServiceResponse::map_into_boxed_body),
+                    ),
+                }
             })
             .wrap_fn(move |req, service| {
                 let context = request_context::context_for(&req, trust_forwarded_for);

@@ -13,7 +13,12 @@ impl EmailAddress {
     /// Trims and validates `raw`; `None` when it is not an address.
     pub fn parse(raw: &str) -> Option<EmailAddress> {
         let trimmed = raw.trim();
-        if trimmed.len() > 254 || !validator::ValidateEmail::validate_email(&trimmed) {
+        // ASCII only: look-alike letters from other scripts (a Cyrillic "о" for an "o") would
+        // let one person pass for another; international domains go in their `xn--` form.
+        if trimmed.len() > 254
+            || !trimmed.is_ascii()
+            || !validator::ValidateEmail::validate_email(&trimmed)
+        {
             return None;
         }
         Some(EmailAddress {
@@ -76,6 +81,8 @@ mod tests {
             "a b@c.org",
             "a@b@c.org",
             "a\0@b.org",
+            "\u{43e}wner@example.org",
+            "owner@ex\u{430}mple.org",
         ] {
             assert!(EmailAddress::parse(raw).is_none(), "{raw:?}");
         }

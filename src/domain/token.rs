@@ -11,6 +11,15 @@ pub fn random_url_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `raw` could be a token this service made (base64url, at most 128 characters), so
+/// anything else is refused before it reaches a query.
+pub fn is_plausible(raw: &str) -> bool {
+    (1..=128).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The stored form of a token: SHA-256, hex. Lookups hash the presented token and compare.
 pub fn token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};

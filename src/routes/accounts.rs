@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extractors::{field_errors, validate};
+use super::extractors::{field_errors, plain_text, validate};
 use super::representations::{MembershipSummary, UserBody};
 use super::tokens::TokenResponse;
 use crate::auth::Caller;
@@ -28,15 +28,24 @@ pub struct SignupRequest {
     #[schema(min_length = 8, max_length = 128, format = Password)]
     pub password: String,
     #[serde(default)]
-    #[validate(length(max = 150, code = "too_long", message = "at most 150 characters"))]
+    #[validate(
+        length(max = 150, code = "too_long", message = "at most 150 characters"),
+        custom(function = "plain_text")
+    )]
     pub first_name: String,
     #[serde(default)]
-    #[validate(length(max = 150, code = "too_long", message = "at most 150 characters"))]
+    #[validate(
+        length(max = 150, code = "too_long", message = "at most 150 characters"),
+        custom(function = "plain_text")
+    )]
     pub last_name: String,
     /// An invite link token (joins as pending) or an email invitation token (joins with its role).
     pub token: Option<String>,
     /// Title of the organization the first signup creates.
-    #[validate(length(min = 1, max = 200, code = "length", message = "1 to 200 characters"))]
+    #[validate(
+        length(min = 1, max = 200, code = "length", message = "1 to 200 characters"),
+        custom(function = "plain_text")
+    )]
     pub organization_title: Option<String>,
 }
 

@@ -39,6 +39,51 @@ fn json_problem(error: JsonPayloadError) -> ApiError {
     }
 }
 
+/// A query string carrying control characters (`%00`, escape sequences) is refused before any
+/// handler sees it: no parameter of this API legitimately holds one, and databases choke on NUL.
+pub fn hostile_query(query: &str) -> Option<ApiError> {
+    let hostile = url::form_urlencoded::parse(query.as_bytes())
+        .any(|(key, value)| key.chars().chain(value.chars()).any(char::is_control));
+    hostile.then(|| {
+        ApiError::new(
+            ErrorCode::InvalidQuery,
+            "The query string holds control characters.",
+        )
+    })
+}
+
+/// Free text a person typed (names, titles): refused when it holds control characters, which
+/// would corrupt logs and displays and which PostgreSQL cannot store (NUL).
+pub fn plain_text(text: &str) -> Result<(), validator::ValidationError> {
+    if text.chars().any(char::is_control) {
+        let mut error = validator::ValidationError::new("control_characters");
+        error.message = Some("must not contain control characters".into());
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// Longest search term accepted: enough for any name or address, short of abuse.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// A trimmed search term; empty counts as absent, an overlong one adds an error at `pointer`.
+pub fn search_term(
+    raw: Option<&str>,
+    pointer: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let term = raw.map(str::trim).filter(|term| !term.is_empty())?;
+    if term.chars().count() > MAX_SEARCH_CHARS {
+        errors.push(FieldError::new(
+            pointer,
+            "too_long",
+            format!("at most {MAX_SEARCH_CHARS} characters"),
+        ));
+        return None;
+    }
+    Some(term.to_owned())
+}
+
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error: QueryPayloadError, _req: &HttpRequest| {
         ApiError::new(ErrorCode::InvalidQuery, error.to_string()).into()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractors::choice;
+use super::extractors::{choice, search_term};
 use super::pagination::page_links;
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -132,12 +132,13 @@ pub async fn list_invitations(
         Role::from_code,
         &mut errors,
     );
+    let email = search_term(query.email.as_deref(), "/query/email", &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
     let filters = InvitationQuery {
         status,
-        email: query.email.clone().filter(|e| !e.trim().is_empty()),
+        email,
         role,
         page,
     };

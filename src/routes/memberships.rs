@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractors::choice;
+use super::extractors::{choice, search_term};
 use super::pagination::page_links;
 use super::representations::MemberBody;
 use crate::auth::Caller;
@@ -66,16 +66,13 @@ impl MembersQuery {
             }),
         };
         let page = PageRequest::parse(self.page, self.page_size, &mut errors);
+        let search = search_term(self.search.as_deref(), "/query/search", &mut errors);
         if !errors.is_empty() {
             return Err(ApiError::validation(errors));
         }
         Ok(MemberQuery {
             roles,
-            search: self
-                .search
-                .clone()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty()),
+            search,
             sort,
             page,
         })

@@ -18,7 +18,7 @@ use super::{is_unique_violation, now};
 use crate::auth::password;
 use crate::db::{DEFAULT_ORGANIZATION_KEY, claim_instance_setting, instance_setting};
 use crate::domain::audit::{AuditAction, AuditTarget};
-use crate::domain::token::random_url_token;
+use crate::domain::token::{is_plausible, random_url_token};
 use crate::domain::{EmailAddress, Password, Role};
 use crate::entities::{invitation, membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
@@ -123,6 +123,12 @@ async fn destination(
     account: &NewAccount,
 ) -> Result<Destination, ApiError> {
     if let Some(token) = account.token.as_deref() {
+        if !is_plausible(token) {
+            return Err(ApiError::new(
+                ErrorCode::InviteLinkInvalid,
+                "This invite link is not valid.",
+            ));
+        }
         let link = organization::Entity::find()
             .filter(organization::Column::InviteToken.eq(token))
             .one(txn)

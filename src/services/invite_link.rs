@@ -10,7 +10,7 @@ use super::audit::{self, AuditEntry, fingerprint};
 use super::invitations;
 use crate::auth::Caller;
 use crate::domain::audit::{AuditAction, AuditTarget};
-use crate::domain::token::random_url_token;
+use crate::domain::token::{is_plausible, random_url_token};
 use crate::entities::{invitation, organization};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -61,6 +61,15 @@ pub enum Lookup {
 /// Describes a link or invitation token; looking up never consumes anything. Invitations that
 /// can no longer be used are refused with their own codes.
 pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup, ApiError> {
+    let unknown = || {
+        ApiError::new(
+            ErrorCode::InviteTokenUnknown,
+            "No invite link or invitation has this token; it may have been reset.",
+        )
+    };
+    if !is_plausible(token) {
+        return Err(unknown());
+    }
     let link = organization::Entity::find()
         .filter(organization::Column::InviteToken.eq(token))
         .one(&state.reads)
@@ -70,12 +79,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Lookup, ApiError> {
     }
     let invitation = invitations::find_by_token(&state.reads, token)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InviteTokenUnknown,
-                "No invite link or invitation has this token; it may have been reset.",
-            )
-        })?;
+        .ok_or_else(unknown)?;
     invitations::ensure_usable(&invitation)?;
     let organization = find_organization(state, invitation.organization_id).await?;
     Ok(Lookup::Email(organization, Box::new(invitation)))

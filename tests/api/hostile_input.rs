@@ -1,0 +1,193 @@
+//! Hostile input: huge, deeply nested, wrongly typed, NUL bytes, look-alike addresses, ten
+//! thousand addresses. Each gets a clear problem, and nothing is stored.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, Session, TestApp, assert_problem, json_body, spawn_app};
+
+/// What a hostile request could have left behind: members, invitations, audit entries.
+async fn footprint(app: &TestApp, owner: &Session) -> (Value, Value, Value) {
+    let org = owner.organization_id;
+    let count = |path: String| async move {
+        json_body(app.get(&path, &owner.access).await, StatusCode::OK).await["count"].clone()
+    };
+    (
+        count(format!("/api/organizations/{org}/memberships")).await,
+        count("/api/invitations".to_owned()).await,
+        count(format!("/api/organizations/{org}/audit-log")).await,
+    )
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_problems_and_store_nothing() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let link = app.invite_token(&owner).await;
+    let before = footprint(&app, &owner).await;
+
+    let nested = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+    let deep = app
+        .client
+        .post(app.url("/api/invite/send-email"))
+        .bearer_auth(&owner.access)
+        .header("content-type", "application/json")
+        .body(format!("{{\"emails\": {nested}}}"))
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(deep, StatusCode::BAD_REQUEST, "malformed_json").await;
+
+    let huge = app
+        .post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": ["a@example.org"], "role": "x".repeat(300_000)}),
+        )
+        .await;
+    assert_problem(huge, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+
+    let ten_thousand: Vec<String> = (0..10_000).map(|i| format!("u{i}@example.org")).collect();
+    let too_many = app
+        .post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": ten_thousand, "role": "AN"}),
+        )
+        .await;
+    let problem = assert_problem(too_many, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["code"], "too_many");
+
+    for body in [
+        json!({"emails": 42, "role": "AN"}),
+        json!({"emails": ["a@example.org"], "role": ["AN"]}),
+        json!({"emails": ["a@example.org"], "expires_in_days": "seven"}),
+        json!({"emails": ["a@example.org"], "expires_in_days": -1}),
+        json!({"emails": ["a@example.org"], "expires_in_days": 1e30}),
+        json!({"emails": ["a@example.org"], "send_email": "yes"}),
+        json!({"emails": [null, {"a": 1}]}),
+    ] {
+        let response = app
+            .post("/api/invite/send-email", Some(&owner.access), body.clone())
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let problem: Value = response.json().await.expect("problem");
+        assert!(problem["code"].is_string(), "{body}: {problem}");
+    }
+
+    // NUL bytes and control characters, in every kind of text field.
+    let nul_signups = [
+        json!({"email": "nul@example.org", "password": PASSWORD, "first_name": "Ann\u{0}", "token": link}),
+        json!({"email": "nul@example.org", "password": PASSWORD, "last_name": "Lee\u{1b}[31m", "token": link}),
+        json!({"email": "nul@example.org", "password": PASSWORD, "token": format!("{link}\u{0}")}),
+        json!({"email": "nul\u{0}@example.org", "password": PASSWORD, "token": link}),
+    ];
+    for body in nul_signups {
+        let response = app.post("/api/signup", None, body.clone()).await;
+        let status = response.status();
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::FORBIDDEN,
+            "{body}: {status}"
+        );
+        let problem: Value = response.json().await.expect("problem");
+        assert!(problem["code"].is_string(), "{body}: {problem}");
+    }
+    let nul_invite = app
+        .post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": ["x\u{0}@example.org"], "role": "AN"}),
+        )
+        .await;
+    let results = json_body(nul_invite, StatusCode::OK).await;
+    assert_eq!(results["results"][0]["status"], "invalid_email");
+
+    // Look-alike addresses: a Cyrillic "о", a fullwidth "ｏ", a zero-width joiner.
+    for email in [
+        "\u{43e}wner@example.org",
+        "\u{ff4f}wner@example.org",
+        "ow\u{200d}ner@example.org",
+        "owner@ex\u{430}mple.org",
+    ] {
+        let signup = app
+            .post(
+                "/api/signup",
+                None,
+                json!({"email": email, "password": PASSWORD, "token": link}),
+            )
+            .await;
+        let problem = assert_problem(signup, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["pointer"], "/email", "{email}");
+        let invited = app.invite(&owner, json!([email]), "AN").await;
+        assert_eq!(invited["results"][0]["status"], "invalid_email", "{email}");
+    }
+
+    assert_eq!(footprint(&app, &owner).await, before);
+}
+
+#[tokio::test]
+async fn hostile_queries_and_paths_get_problems() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let members = format!("/api/organizations/{org}/memberships");
+    for (path, status) in [
+        (format!("{members}?search=%00"), StatusCode::BAD_REQUEST),
+        (
+            format!("{members}?search={}", "a".repeat(5000)),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("{members}?page=99999999999999999999999"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (format!("{members}?page_size=-1"), StatusCode::BAD_REQUEST),
+        (format!("{members}?role=%00"), StatusCode::BAD_REQUEST),
+        (
+            "/api/invitations?email=%00".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/invitations?status=%00".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/organizations/{org}/audit-log?since=%00"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/organizations/99999999999999/memberships".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/organizations/-1/memberships".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        ("/api/invitations/1%00".to_owned(), StatusCode::NOT_FOUND),
+    ] {
+        let response = app.get(&path, &owner.access).await;
+        assert_eq!(response.status(), status, "{path}");
+        let problem: Value = response.json().await.expect("problem JSON");
+        assert!(problem["code"].is_string(), "{path}: {problem}");
+    }
+    let long = "x".repeat(3000);
+    for (token, status, code) in [
+        ("%00", StatusCode::BAD_REQUEST, "invalid_query"),
+        ("a%00b", StatusCode::BAD_REQUEST, "invalid_query"),
+        (long.as_str(), StatusCode::NOT_FOUND, "invite_token_unknown"),
+        ("%E2%80%8B", StatusCode::NOT_FOUND, "invite_token_unknown"),
+        (
+            "'%20OR%20'1'='1",
+            StatusCode::NOT_FOUND,
+            "invite_token_unknown",
+        ),
+    ] {
+        let lookup = app
+            .client
+            .get(app.url(&format!("/api/invite/lookup?token={token}")))
+            .send()
+            .await
+            .expect("sent");
+        assert_problem(lookup, status, code).await;
+    }
+}
