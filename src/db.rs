@@ -58,6 +58,28 @@ pub async fn connect_pools(settings: &Settings) -> Result<Pools, DbErr> {
     })
 }
 
+/// The pool for work done outside requests: the email sender and housekeeping. Network
+/// connections belong to the runtime that opened them, and each HTTP worker runs its own runtime
+/// that ends at shutdown, so background work gets connections only it opens (on the main
+/// runtime, which lives to the end): a message sent during shutdown is still recorded as sent.
+/// SQLite connections run on their own threads, so there the writer is shared.
+pub async fn connect_background(
+    settings: &Settings,
+    writes: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    if settings.is_sqlite() {
+        return Ok(writes.clone());
+    }
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
+        .max_connections(2)
+        .min_connections(0)
+        .connect_timeout(STARTUP_TIMEOUT)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
 /// Opens the writer pool (SQLite: WAL, foreign keys, a busy timeout, one connection).
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     if settings.is_sqlite() {

@@ -18,7 +18,7 @@ pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = ticks.tick() => {
                 state.rate_limits.forget_idle();
-                match crate::idempotency::purge_expired(&state.db).await {
+                match crate::idempotency::purge_expired(&state.background).await {
                     Ok(0) => {}
                     Ok(purged) => log::info!("forgot {purged} expired idempotency keys"),
                     Err(error) => log::warn!("could not purge idempotency keys: {error}"),

@@ -86,12 +86,14 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     let db = pools.writes;
     db::migrate(&db).await?;
     let secret = jwt_secret(&db, &settings).await?;
+    let background = db::connect_background(&settings, &db).await?;
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
     Ok(web::Data::new(AppState {
         db,
         reads: pools.reads,
+        background,
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
         rate_limits: RateLimits::new(&settings),

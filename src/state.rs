@@ -13,6 +13,8 @@ pub struct AppState {
     /// Plain reads outside transactions. On SQLite, a pool of read-only connections that read
     /// in parallel under WAL; elsewhere the same pool as `db`.
     pub reads: DatabaseConnection,
+    /// The email sender and housekeeping, outside requests (see `db::connect_background`).
+    pub background: DatabaseConnection,
     pub settings: Settings,
     pub jwt: JwtKeys,
     pub idempotency: IdempotencySecret,

@@ -29,11 +29,11 @@ impl PageRequest {
         errors: &mut Vec<FieldError>,
     ) -> PageRequest {
         let page = page.unwrap_or(1);
-        if page == 0 {
+        if page == 0 || page > i64::MAX as u64 {
             errors.push(FieldError::new(
                 "/query/page",
                 "out_of_range",
-                "pages start at 1",
+                format!("pages are 1 to {}", i64::MAX),
             ));
         }
         let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
@@ -47,9 +47,12 @@ impl PageRequest {
         PageRequest { page, page_size }
     }
 
-    /// Rows to skip.
+    /// Rows to skip; at most `i64::MAX`, the largest OFFSET a database takes (a page that far
+    /// is simply empty).
     pub fn offset(self) -> u64 {
-        (self.page.max(1) - 1).saturating_mul(self.page_size)
+        (self.page.max(1) - 1)
+            .saturating_mul(self.page_size)
+            .min(i64::MAX as u64)
     }
 
     /// Whether rows remain after this page, out of `count`.
@@ -71,6 +74,9 @@ mod tests {
             (page.offset(), page.has_next(61), page.has_next(60)),
             (40, true, false)
         );
+        let far = PageRequest::parse(Some(i64::MAX as u64), Some(1000), &mut errors);
+        assert!(errors.is_empty());
+        assert_eq!(far.offset(), i64::MAX as u64);
         PageRequest::parse(Some(0), Some(1001), &mut errors);
         let pointers: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(pointers, ["/query/page", "/query/page_size"]);

@@ -128,7 +128,7 @@ impl EmailSender {
                 .filter(due(now))
                 .order_by_asc(email_outbox::Column::NextAttemptAt)
                 .limit(u64::try_from(concurrency).unwrap_or(1))
-                .all(&self.state.db)
+                .all(&self.state.background)
                 .await?;
             if candidates.is_empty() {
                 return Ok(report);
@@ -171,13 +171,13 @@ impl EmailSender {
             )
             .filter(email_outbox::Column::Id.eq(id))
             .filter(due(now))
-            .exec(&self.state.db)
+            .exec(&self.state.background)
             .await?;
         if updated.rows_affected != 1 {
             return Ok(None);
         }
         email_outbox::Entity::find_by_id(id)
-            .one(&self.state.db)
+            .one(&self.state.background)
             .await
     }
 
@@ -270,7 +270,7 @@ impl EmailSender {
                 row.html_body = Set(String::new());
             }
         }
-        row.update(&self.state.db).await?;
+        row.update(&self.state.background).await?;
         if let Some(invitation_id) = invitation_id {
             invitation::Entity::update_many()
                 .col_expr(
@@ -284,7 +284,7 @@ impl EmailSender {
                     Expr::value((state == DeliveryState::Sent).then_some(now)),
                 )
                 .filter(invitation::Column::Id.eq(invitation_id))
-                .exec(&self.state.db)
+                .exec(&self.state.background)
                 .await?;
         }
         Ok(state)

@@ -22,22 +22,25 @@ use crate::state::AppState;
 pub struct SignupRequest {
     #[serde(default)]
     #[validate(length(min = 1, code = "required", message = "email is required"))]
+    #[schema(required = true, format = Email, max_length = 254)]
     pub email: String,
     /// 8 to 128 characters.
     #[serde(default)]
-    #[schema(min_length = 8, max_length = 128, format = Password)]
+    #[schema(required = true, min_length = 8, max_length = 128, format = Password)]
     pub password: String,
     #[serde(default)]
     #[validate(
         length(max = 150, code = "too_long", message = "at most 150 characters"),
         custom(function = "plain_text")
     )]
+    #[schema(max_length = 150)]
     pub first_name: String,
     #[serde(default)]
     #[validate(
         length(max = 150, code = "too_long", message = "at most 150 characters"),
         custom(function = "plain_text")
     )]
+    #[schema(max_length = 150)]
     pub last_name: String,
     /// An invite link token (joins as pending) or an email invitation token (joins with its role).
     pub token: Option<String>,
@@ -46,6 +49,7 @@ pub struct SignupRequest {
         length(min = 1, max = 200, code = "length", message = "1 to 200 characters"),
         custom(function = "plain_text")
     )]
+    #[schema(min_length = 1, max_length = 200)]
     pub organization_title: Option<String>,
 }
 
@@ -136,10 +140,11 @@ pub async fn signup(
 pub struct LoginRequest {
     #[serde(default)]
     #[validate(length(min = 1, code = "required", message = "email is required"))]
+    #[schema(required = true, min_length = 1)]
     pub email: String,
     #[serde(default)]
     #[validate(length(min = 1, code = "required", message = "password is required"))]
-    #[schema(format = Password)]
+    #[schema(required = true, min_length = 1, format = Password)]
     pub password: String,
 }
 

@@ -89,6 +89,7 @@ pub struct InvitationsQuery {
     /// Case-insensitive part of the address.
     pub email: Option<String>,
     /// One role code.
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     #[param(minimum = 1)]
     pub page: Option<u64>,
@@ -176,6 +177,7 @@ pub async fn get_invitation(
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 pub struct ResendRequest {
     /// Days until the new link expires, 1 to 30 (default 7).
+    #[schema(minimum = 1, maximum = 30)]
     pub expires_in_days: Option<u32>,
     /// False: no email; the response carries the new `invite_url`.
     pub send_email: Option<bool>,

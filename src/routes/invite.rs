@@ -64,6 +64,7 @@ pub async fn reset_invite_link(
 #[derive(Deserialize, IntoParams)]
 pub struct LookupQuery {
     /// A link or invitation token.
+    #[param(required = true, value_type = String)]
     pub token: Option<String>,
 }
 

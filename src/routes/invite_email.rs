@@ -30,7 +30,9 @@ pub enum Emails {
 /// A bulk invitation.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct SendInvitesRequest {
-    /// `["a@x.org", "b@y.org"]` or `"a@x.org, b@y.org"` (commas, semicolons or new lines).
+    /// `["a@x.org", "b@y.org"]` or `"a@x.org, b@y.org"` (commas, semicolons or new lines); at
+    /// most `INVITE_MAX_ADDRESSES` (default 500).
+    #[schema(required = true, value_type = Emails)]
     pub emails: Option<Emails>,
     /// `AD`, `MA`, `RE` or `AN`; Annotator when omitted.
     #[schema(value_type = Option<Role>)]
@@ -177,6 +179,7 @@ pub(super) fn parse_expiry(days: Option<u32>, errors: &mut Vec<FieldError>) -> u
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevokeByEmailRequest {
+    #[schema(required = true, value_type = String, format = Email)]
     pub email: Option<String>,
 }
 
@@ -212,6 +215,7 @@ pub async fn revoke_invite_by_email(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AcceptRequest {
     /// The token from the invitation link.
+    #[schema(required = true, value_type = String, min_length = 1)]
     pub token: Option<String>,
 }
 

@@ -146,9 +146,10 @@ pub async fn get_membership(
 /// A role assignment.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RoleAssignment {
+    #[schema(required = true, value_type = i32)]
     pub user_id: Option<i32>,
     /// Any role but `OW`: activate a pending user, change a role, or deactivate with `DI`.
-    #[schema(value_type = Role)]
+    #[schema(required = true, value_type = Role)]
     pub role: Option<String>,
 }
 

@@ -41,6 +41,7 @@ impl From<TokenPair> for TokenResponse {
 pub struct RefreshRequest {
     /// A refresh JWT (from login, or a personal access token).
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     #[validate(length(min = 1, code = "required", message = "refresh is required"))]
     pub refresh: String,
 }
