@@ -152,3 +152,172 @@ async fn nobody_changes_their_own_role_and_nobody_but_a_transfer_touches_the_own
     .await;
     assert_eq!(me["organization_membership"]["role"], "OW");
 }
+
+/// The role ceiling on every path that grants a role: once an Administrator is demoted, none of
+/// PATCH, bulk invite, resend, signup with their invitation or accept by an existing account
+/// grants anything in their name.
+#[tokio::test]
+async fn a_demoted_administrator_grants_nothing_through_any_path() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let pending = app.join_via_link(&owner, "pending@example.org").await;
+    let existing = app.join_via_link(&owner, "existing@example.org").await;
+    app.bootstrap("elsewhere@example.org", "Elsewhere").await;
+    // Sent while still an Administrator: one for a new person, one for someone with an account.
+    let sent = json_body(
+        app.post(
+            "/api/invite/send-email",
+            Some(&admin.access),
+            json!({"emails": ["fresh@example.org", "elsewhere@example.org"], "role": "AD", "send_email": false}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let token_of = |i: usize| {
+        sent["results"][i]["invite_url"]
+            .as_str()
+            .and_then(|url| url.rsplit_once("token="))
+            .map(|(_, token)| token.to_owned())
+            .expect("token")
+    };
+    let fresh_id = sent["results"][0]["invitation_id"].clone();
+    app.assign(&owner, admin.user_id, "MA").await;
+
+    let org = owner.organization_id;
+    let patch = app
+        .patch(
+            &format!("/api/organizations/{org}/memberships"),
+            &admin.access,
+            json!({"user_id": pending.user_id, "role": "AN"}),
+        )
+        .await;
+    assert_problem(patch, StatusCode::FORBIDDEN, "permission_denied").await;
+    let invite = app
+        .post(
+            "/api/invite/send-email",
+            Some(&admin.access),
+            json!({"emails": ["more@example.org"], "role": "AN"}),
+        )
+        .await;
+    assert_problem(invite, StatusCode::FORBIDDEN, "permission_denied").await;
+    let resend = app
+        .post(
+            &format!("/api/invitations/{fresh_id}/resend"),
+            Some(&admin.access),
+            json!({}),
+        )
+        .await;
+    assert_problem(resend, StatusCode::FORBIDDEN, "permission_denied").await;
+    let signup = app
+        .post(
+            "/api/signup",
+            None,
+            json!({"email": "fresh@example.org", "password": crate::helpers::PASSWORD, "token": token_of(0)}),
+        )
+        .await;
+    assert_problem(
+        signup,
+        StatusCode::FORBIDDEN,
+        "invitation_inviter_not_allowed",
+    )
+    .await;
+    let elsewhere = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "elsewhere@example.org", "password": crate::helpers::PASSWORD}),
+        )
+        .await;
+    let elsewhere = json_body(elsewhere, StatusCode::OK).await;
+    let accept = app
+        .post(
+            "/api/invite/accept",
+            elsewhere["access"].as_str(),
+            json!({"token": token_of(1)}),
+        )
+        .await;
+    assert_problem(
+        accept,
+        StatusCode::FORBIDDEN,
+        "invitation_inviter_not_allowed",
+    )
+    .await;
+    // Nothing was granted: the pending users are still pending, nobody new is a member.
+    let members = json_body(
+        app.get(
+            &format!("/api/organizations/{org}/memberships?role=AD"),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(members["count"], 0, "{members}");
+    let me = json_body(
+        app.get("/api/current-user/whoami", &existing.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["organization_membership"]["role"], "NO");
+}
+
+/// Guards that hold when requests race: nobody demotes or removes themselves or the Owner, however
+/// many tries arrive at once, and the organization keeps exactly one Owner.
+#[tokio::test]
+async fn self_demotion_and_owner_guards_hold_under_concurrency() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let org = owner.organization_id;
+    let members = format!("/api/organizations/{org}/memberships");
+    let owner_path = format!("{members}/{}", owner.user_id);
+    let admin_path = format!("{members}/{}", admin.user_id);
+    let mut attempts = Vec::new();
+    for role in ["AD", "MA", "AN", "DI", "NO"] {
+        attempts.push(app.patch(
+            &members,
+            &owner.access,
+            json!({"user_id": owner.user_id, "role": role}),
+        ));
+        attempts.push(app.patch(
+            &members,
+            &admin.access,
+            json!({"user_id": admin.user_id, "role": role}),
+        ));
+        attempts.push(app.patch(
+            &members,
+            &admin.access,
+            json!({"user_id": owner.user_id, "role": role}),
+        ));
+    }
+    let removals = [
+        app.request(Method::DELETE, &owner_path, Some(&admin.access), None),
+        app.request(Method::DELETE, &owner_path, Some(&owner.access), None),
+        app.request(Method::DELETE, &admin_path, Some(&admin.access), None),
+    ];
+    let (patched, removed) = tokio::join!(
+        futures_util::future::join_all(attempts),
+        futures_util::future::join_all(removals)
+    );
+    for response in patched.iter().chain(removed.iter()) {
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+    let owners = json_body(
+        app.get(&format!("{members}?role=OW"), &owner.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(owners["count"], 1);
+    let admins = json_body(
+        app.get(&format!("{members}?role=AD"), &owner.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(admins["count"], 1);
+}
