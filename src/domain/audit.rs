@@ -24,6 +24,10 @@ pub enum AuditAction {
     InvitationAccepted,
     #[serde(rename = "invitation.accept_refused")]
     InvitationAcceptRefused,
+    #[serde(rename = "invitation.delivered")]
+    InvitationDelivered,
+    #[serde(rename = "invitation.delivery_failed")]
+    InvitationDeliveryFailed,
     #[serde(rename = "member.joined")]
     MemberJoined,
     #[serde(rename = "member.role_changed")]
@@ -33,7 +37,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::OrganizationCreated,
         AuditAction::OwnershipTransferred,
         AuditAction::InviteLinkReset,
@@ -43,6 +47,8 @@ impl AuditAction {
         AuditAction::InvitationRevoked,
         AuditAction::InvitationAccepted,
         AuditAction::InvitationAcceptRefused,
+        AuditAction::InvitationDelivered,
+        AuditAction::InvitationDeliveryFailed,
         AuditAction::MemberJoined,
         AuditAction::MemberRoleChanged,
         AuditAction::MemberRemoved,
@@ -59,6 +65,8 @@ impl AuditAction {
             AuditAction::InvitationRevoked => "invitation.revoked",
             AuditAction::InvitationAccepted => "invitation.accepted",
             AuditAction::InvitationAcceptRefused => "invitation.accept_refused",
+            AuditAction::InvitationDelivered => "invitation.delivered",
+            AuditAction::InvitationDeliveryFailed => "invitation.delivery_failed",
             AuditAction::MemberJoined => "member.joined",
             AuditAction::MemberRoleChanged => "member.role_changed",
             AuditAction::MemberRemoved => "member.removed",

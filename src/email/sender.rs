@@ -10,15 +10,18 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
+use serde_json::json;
 use tokio::sync::watch;
 
 use super::backoff::retry_delay;
 use super::outbox::{FAILED, QUEUED, SENDING, SENT};
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::DeliveryState;
 use crate::entities::{email_outbox, invitation};
+use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
 use crate::state::AppState;
 
@@ -270,7 +273,9 @@ impl EmailSender {
                 row.html_body = Set(String::new());
             }
         }
-        row.update(&self.state.background).await?;
+        // The message, its invitation and the audit entry of a finished delivery change together.
+        let txn = self.state.background.begin().await?;
+        row.update(&txn).await?;
         if let Some(invitation_id) = invitation_id {
             invitation::Entity::update_many()
                 .col_expr(
@@ -278,17 +283,52 @@ impl EmailSender {
                     Expr::value(state.as_str()),
                 )
                 .col_expr(invitation::Column::DeliveryAttempts, Expr::value(attempts))
-                .col_expr(invitation::Column::DeliveryError, Expr::value(error))
+                .col_expr(invitation::Column::DeliveryError, Expr::value(error.clone()))
                 .col_expr(
                     invitation::Column::DeliveredAt,
                     Expr::value((state == DeliveryState::Sent).then_some(now)),
                 )
                 .filter(invitation::Column::Id.eq(invitation_id))
-                .exec(&self.state.background)
+                .exec(&txn)
                 .await?;
+            let finished = match state {
+                DeliveryState::Sent => Some(AuditAction::InvitationDelivered),
+                DeliveryState::Failed => Some(AuditAction::InvitationDeliveryFailed),
+                DeliveryState::Queued | DeliveryState::NotSent => None,
+            };
+            if let Some(action) = finished {
+                record_delivery(&txn, invitation_id, action, attempts, error).await?;
+            }
         }
+        txn.commit().await?;
         Ok(state)
     }
+}
+
+/// The audit entry of a delivery that is over; the sender acts for nobody, so it has no actor.
+async fn record_delivery(
+    txn: &DatabaseTransaction,
+    invitation_id: i32,
+    action: AuditAction,
+    attempts: i32,
+    error: Option<String>,
+) -> Result<(), DbErr> {
+    let Some(invitation) = invitation::Entity::find_by_id(invitation_id)
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let entry = AuditEntry::new(
+        invitation.organization_id,
+        action,
+        None,
+        AuditTarget::Invitation(invitation_id),
+    )
+    .after(json!({ "attempts": attempts, "error": error }));
+    audit::record(txn, [entry])
+        .await
+        .map_err(|error| DbErr::Custom(error.to_string()))
 }
 
 /// Messages a sender may take at `now`: queued and due, or claimed by a sender whose lease ran out.

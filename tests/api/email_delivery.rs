@@ -60,6 +60,26 @@ async fn a_refusing_smtp_server_delays_delivery_and_loses_nothing() {
         (Some("sent"), Some(2))
     );
     assert!(state["last_error"].is_null());
+    let log = json_body(
+        app.get(
+            &format!(
+                "/api/organizations/{}/audit-log?target_type=invitation&target_id={}",
+                owner.organization_id, body["results"][0]["invitation_id"]
+            ),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let actions: Vec<&str> = log["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["invitation.delivered", "invitation.created"]);
+    assert_eq!(log["results"][0]["after"]["attempts"], 2);
     let received = sink.received();
     assert_eq!(received.len(), 1);
     let stored = org_members::entities::email_outbox::Entity::find()
@@ -145,6 +165,24 @@ async fn a_permanent_refusal_or_too_many_tries_mark_the_message_failed() {
         (state["state"].as_str(), state["attempts"].as_i64()),
         (Some("failed"), Some(2))
     );
+    let log = json_body(
+        app.get(
+            &format!(
+                "/api/organizations/{}/audit-log?action=invitation.delivery_failed",
+                owner.organization_id
+            ),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        log["count"], 2,
+        "one entry per failed delivery, none per retry"
+    );
+    assert!(log["results"][0]["actor"].is_null());
+    assert_eq!(log["results"][0]["after"]["attempts"], 2);
     // A failed delivery is still an invitation that can be resent.
     let id = &body["results"][0]["invitation_id"];
     let resent = app
