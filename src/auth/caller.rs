@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{Condition, EntityTrait, JoinType, QuerySelect, RelationTrait};
 
 use crate::auth::TokenType;
-use crate::entities::{membership, user};
+use crate::entities::{membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -25,6 +25,9 @@ pub struct Caller {
     /// The live membership in that organization, read with the user in the same query; `None`
     /// once removed. Read-only requests use it; transactions read the membership again.
     pub membership: Option<membership::Model>,
+    /// That organization, read in the same query through the membership (so `None` without
+    /// one): `GET /api/invite` then needs no second round trip.
+    pub organization: Option<organization::Model>,
 }
 
 impl FromRequest for Caller {
@@ -38,30 +41,39 @@ impl FromRequest for Caller {
             let state = state.ok_or_else(|| ApiError::Internal("state missing".into()))?;
             let token = token?;
             let claims = state.jwt.verify(&token, TokenType::Access)?;
-            let (user, membership) = user_with_membership(&state, claims.user_id()?, claims.org)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::TokenInvalid,
-                        "The token's user no longer exists.",
-                    )
-                })?;
+            let (user, membership, organization) =
+                user_with_membership(&state, claims.user_id()?, claims.org)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::TokenInvalid,
+                            "The token's user no longer exists.",
+                        )
+                    })?;
             Ok(Caller {
                 user,
                 organization_id: claims.org,
                 membership,
+                organization,
             })
         })
     }
 }
 
-/// The user and their live membership in `organization_id`, in one query (a LEFT JOIN whose
-/// condition names the organization, so a user without one still comes back).
+/// A user, their live membership in an organization, and that organization.
+type CallerRow = (
+    user::Model,
+    Option<membership::Model>,
+    Option<organization::Model>,
+);
+
+/// The user, their live membership in `organization_id` and the organization, in one query (LEFT
+/// JOINs whose condition names the organization, so a user without one still comes back).
 async fn user_with_membership(
     state: &AppState,
     user_id: i32,
     organization_id: i32,
-) -> Result<Option<(user::Model, Option<membership::Model>)>, ApiError> {
+) -> Result<Option<CallerRow>, ApiError> {
     let in_organization =
         user::Relation::Membership
             .def()
@@ -76,6 +88,7 @@ async fn user_with_membership(
     Ok(user::Entity::find_by_id(user_id)
         .join(JoinType::LeftJoin, in_organization)
         .select_also(membership::Entity)
+        .find_also(membership::Entity, organization::Entity)
         .one(&state.reads)
         .await?)
 }

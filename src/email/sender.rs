@@ -283,7 +283,10 @@ impl EmailSender {
                     Expr::value(state.as_str()),
                 )
                 .col_expr(invitation::Column::DeliveryAttempts, Expr::value(attempts))
-                .col_expr(invitation::Column::DeliveryError, Expr::value(error.clone()))
+                .col_expr(
+                    invitation::Column::DeliveryError,
+                    Expr::value(error.clone()),
+                )
                 .col_expr(
                     invitation::Column::DeliveredAt,
                     Expr::value((state == DeliveryState::Sent).then_some(now)),

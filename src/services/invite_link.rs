@@ -18,7 +18,10 @@ use crate::state::AppState;
 /// The caller's organization, whose `invite_token` is the link; Owners and Administrators only.
 pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     managing_now(state, caller).await?;
-    find_organization(state, caller.organization_id).await
+    match &caller.organization {
+        Some(organization) => Ok(organization.clone()),
+        None => find_organization(state, caller.organization_id).await,
+    }
 }
 
 /// Replaces the link token; the old one stops working for every instance at once, because
