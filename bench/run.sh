@@ -128,11 +128,13 @@ start_server
 drain_started=$(date +%s.%N)
 target_count=$(( queued < drain_limit ? queued : drain_limit ))
 deadline=$(( $(date +%s) + 120 ))
-until [ "$(cat "$work/sent.count" 2>/dev/null || echo 0)" -ge "$target_count" ] || [ "$(date +%s)" -ge "$deadline" ]; do
+# The sink rewrites the count file as it goes: an empty read counts as 0.
+sent_so_far() { local n; n=$(cat "$work/sent.count" 2>/dev/null || true); echo "${n:-0}"; }
+until [ "$(sent_so_far)" -ge "$target_count" ] || [ "$(date +%s)" -ge "$deadline" ]; do
   sleep 0.2
 done
 drain_seconds=$(echo "$(date +%s.%N) - $drain_started" | bc)
-sent_count=$(cat "$work/sent.count" 2>/dev/null || echo 0)
+sent_count=$(sent_so_far)
 
 {
   echo "## $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration)"

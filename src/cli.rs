@@ -29,7 +29,7 @@ Configuration (environment variables):
   EMAIL_POLL_INTERVAL          how often the sender looks for due messages (default 2s)
   INVITE_MAX_ADDRESSES         most addresses per bulk invitation (default 500)
   CORS_ALLOWED_ORIGINS         browser origins allowed to call the API, comma-separated, or * (default none: CORS off)
-  TRUST_FORWARDED_FOR          take client addresses from Forwarded/X-Forwarded-For; only behind a proxy (default false)
+  TRUST_FORWARDED_FOR          client address = last X-Forwarded-For entry; only behind one proxy (default false)
   RATE_LIMIT_PER_ADDRESS       login/signup/lookup/accept requests per minute per client address, each (default 60, 0 = off)
   RATE_LIMIT_PER_EMAIL         login/signup attempts per minute per email, accepts per account (default 10, 0 = off)
   RUST_LOG                     log filter (default info)

@@ -52,17 +52,27 @@ fn choose(incoming: Option<&HeaderValue>) -> String {
 
 /// The context the request will carry.
 pub fn context_for(req: &ServiceRequest, trust_forwarded_for: bool) -> RequestContext {
-    let client = if trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_owned)
-    } else {
-        req.peer_addr().map(|peer| peer.to_string())
-    };
+    let forwarded = trust_forwarded_for
+        .then(|| forwarded_client(req.headers().get_all("x-forwarded-for")))
+        .flatten();
+    let client = forwarded.or_else(|| req.peer_addr().map(|peer| peer.to_string()));
     RequestContext {
         id: choose(req.headers().get(HEADER)),
         client_address: client.map(|address| ip_only(&address)),
     }
+}
+
+/// The address our proxy saw: the last `X-Forwarded-For` entry, the one it appended. Entries
+/// before it are whatever the client sent, so they are never trusted (nor is `Forwarded`, which
+/// a proxy passes through untouched).
+fn forwarded_client<'a>(values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
+    values
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .last()
+        .map(str::to_owned)
 }
 
 /// `203.0.113.7:51234` and `[2001:db8::1]:443` to their IP; anything unparsable is cut to a
@@ -107,6 +117,24 @@ mod tests {
         let forged = choose(Some(&HeaderValue::from_static("a b\\nINFO fake")));
         assert_eq!(forged.len(), 36, "a fresh UUID");
         assert_eq!(choose(None).len(), 36);
+    }
+
+    #[test]
+    fn only_the_proxy_appended_forwarded_entry_counts() {
+        let spoofed = HeaderValue::from_static("6.6.6.6, 203.0.113.7");
+        assert_eq!(
+            forwarded_client([&spoofed].into_iter()).as_deref(),
+            Some("203.0.113.7")
+        );
+        let split = [
+            HeaderValue::from_static("6.6.6.6"),
+            HeaderValue::from_static("198.51.100.2"),
+        ];
+        assert_eq!(
+            forwarded_client(split.iter()).as_deref(),
+            Some("198.51.100.2")
+        );
+        assert_eq!(forwarded_client(std::iter::empty()), None);
     }
 
     #[test]

@@ -71,8 +71,8 @@ pub struct Settings {
     /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (`*` for any); none by
     /// default, which leaves CORS off.
     pub cors_allowed_origins: Vec<String>,
-    /// `TRUST_FORWARDED_FOR`: take the client address from `Forwarded`/`X-Forwarded-For` (only
-    /// behind a proxy that sets them; anyone can send them otherwise).
+    /// `TRUST_FORWARDED_FOR`: take the client address from the last `X-Forwarded-For` entry, the
+    /// one the proxy in front appended (only behind such a proxy; anyone can send the header).
     pub trust_forwarded_for: bool,
     /// `RATE_LIMIT_PER_ADDRESS`: login, signup, lookup and accept requests one client address may
     /// make per minute, for each of the four (0 turns the limit off).

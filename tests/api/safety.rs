@@ -359,3 +359,54 @@ async fn login_signup_lookup_and_accept_are_rate_limited_with_retry_after() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn behind_a_proxy_the_appended_forwarded_entry_is_the_client() {
+    let app = spawn_app_with(|settings| {
+        settings.trust_forwarded_for = true;
+        settings.rate_limit_per_address = 1;
+    })
+    .await;
+    let owner = app.owner().await;
+    let login = |forwarded: &'static str| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({"email": "owner@example.org", "password": PASSWORD}))
+            .send()
+    };
+    // The client's own first entry changes nothing: the proxy's appended entry is counted.
+    assert_eq!(
+        login("6.6.6.6, 203.0.113.1").await.expect("sent").status(),
+        StatusCode::OK
+    );
+    let again = login("7.7.7.7, 203.0.113.1").await.expect("sent");
+    assert_problem(again, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(
+        login("6.6.6.6, 203.0.113.2").await.expect("sent").status(),
+        StatusCode::OK
+    );
+
+    let reset = app
+        .client
+        .post(app.url("/api/invite/reset-token"))
+        .bearer_auth(&owner.access)
+        .header("X-Forwarded-For", "198.51.100.77")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(reset.status(), StatusCode::OK);
+    let log = json_body(
+        app.get(
+            &format!(
+                "/api/organizations/{}/audit-log?action=invite_link.reset",
+                owner.organization_id
+            ),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(log["results"][0]["client_address"], "198.51.100.77");
+}
