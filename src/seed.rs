@@ -90,6 +90,8 @@ pub async fn organization(
             .await?;
         txn.commit().await?;
     }
+    // The memberships above bypassed the per-role counts.
+    crate::services::member_counts::recount(&state.db, organization.id).await?;
     for start in (0..invitations).step_by(BATCH) {
         let end = (start + BATCH).min(invitations);
         let at = now();

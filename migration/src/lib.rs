@@ -8,6 +8,7 @@ mod m20261127_000001_create_core;
 mod m20261127_000002_create_invitations;
 mod m20261128_000001_live_membership_indexes;
 mod m20261128_000002_audit_and_idempotency;
+mod m20261128_000003_member_counts;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_invitations::Migration),
             Box::new(m20261128_000001_live_membership_indexes::Migration),
             Box::new(m20261128_000002_audit_and_idempotency::Migration),
+            Box::new(m20261128_000003_member_counts::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ pub mod idempotency_key;
 pub mod instance_setting;
 pub mod invitation;
 pub mod issued_token;
+pub mod member_count;
 pub mod membership;
 pub mod organization;
 pub mod user;

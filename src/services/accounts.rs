@@ -13,6 +13,7 @@ use serde_json::json;
 use super::access::stored_role;
 use super::audit::{self, AuditEntry};
 use super::invitations;
+use super::member_counts;
 use super::tokens::{TokenPair, issue_pair};
 use super::{is_unique_violation, now};
 use crate::auth::password;
@@ -214,7 +215,7 @@ async fn create_organization<C: ConnectionTrait>(
     db: &C,
     title: &str,
 ) -> Result<organization::Model, ApiError> {
-    Ok(organization::ActiveModel {
+    let organization = organization::ActiveModel {
         title: Set(title.to_owned()),
         invite_token: Set(random_url_token()),
         created_by: Set(None),
@@ -222,7 +223,9 @@ async fn create_organization<C: ConnectionTrait>(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await?;
+    member_counts::create_for(db, organization.id).await?;
+    Ok(organization)
 }
 
 /// Records the Owner as the organization's creator and, on an empty instance, makes it the
@@ -289,7 +292,7 @@ pub async fn insert_membership<C: ConnectionTrait>(
     invited_by: Option<i32>,
 ) -> Result<membership::Model, ApiError> {
     let at = now();
-    Ok(membership::ActiveModel {
+    let inserted = membership::ActiveModel {
         organization_id: Set(organization_id),
         user_id: Set(user_id),
         role: Set(role.code().to_owned()),
@@ -300,7 +303,9 @@ pub async fn insert_membership<C: ConnectionTrait>(
         ..Default::default()
     }
     .insert(db)
-    .await?)
+    .await?;
+    member_counts::shift(db, organization_id, None, Some(role)).await?;
+    Ok(inserted)
 }
 
 /// Checks an email and password; wrong email and wrong password look the same, and take as long.

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::access::{Acting, OrganizationRef, acting_in, acting_now, live_membership, stored_role};
 use super::audit::{self, AuditEntry};
+use super::member_counts;
 use super::{contains_pattern, now};
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -86,12 +87,17 @@ pub async fn list(
         Role::reads_members,
     )
     .await?;
-    // Counting needs the users table only to search it: without a search the count stays on
-    // the memberships index.
-    let count = matching_members(organization_id, query, query.search.is_some())
-        .count(&state.reads)
-        .await?;
-    let rows = sorted(matching_members(organization_id, query, true), query.sort)
+    // Without a search the maintained per-role counts answer at once; a search counts its
+    // matches.
+    let count = match query.search {
+        None => member_counts::total(&state.reads, organization_id, &query.roles).await?,
+        Some(_) => {
+            matching_members(organization_id, query)
+                .count(&state.reads)
+                .await?
+        }
+    };
+    let rows = sorted(matching_members(organization_id, query), query.sort)
         .select_also(user::Entity)
         .offset(query.page.offset())
         .limit(query.page.page_size)
@@ -104,16 +110,9 @@ pub async fn list(
     Ok(MemberPage { count, members })
 }
 
-fn matching_members(
-    organization_id: i32,
-    query: &MemberQuery,
-    with_users: bool,
-) -> Select<membership::Entity> {
-    let mut select = membership::Entity::find();
-    if with_users {
-        select = select.join(JoinType::InnerJoin, membership::Relation::User.def());
-    }
-    let mut select = select
+fn matching_members(organization_id: i32, query: &MemberQuery) -> Select<membership::Entity> {
+    let mut select = membership::Entity::find()
+        .join(JoinType::InnerJoin, membership::Relation::User.def())
         .filter(membership::Column::OrganizationId.eq(organization_id))
         .filter(membership::Column::DeletedAt.is_null());
     if !query.roles.is_empty() {
@@ -202,7 +201,7 @@ pub async fn assign_role(
 ) -> Result<Member, ApiError> {
     let txn = state.db.begin().await?;
     let acting = managing(&txn, caller, organization_id).await?;
-    let target = target_membership(&txn, organization_id, user_id).await?;
+    let target = locked_target(&txn, organization_id, user_id).await?;
     let current = stored_role(&target.role)?;
     Role::check_grant(acting.role, caller.user.id, user_id, current, role).map_err(refusal)?;
     let updated = set_role(&txn, target, role).await?;
@@ -239,7 +238,7 @@ pub async fn remove(
             "You cannot remove yourself from the organization.",
         ));
     }
-    let target = target_membership(&txn, organization_id, user_id).await?;
+    let target = locked_target(&txn, organization_id, user_id).await?;
     let role = stored_role(&target.role)?;
     if role == Role::Owner {
         return Err(refusal(GrantRefusal::OwnerProtected));
@@ -257,6 +256,7 @@ pub async fn remove(
     if removed.rows_affected != 1 {
         return Err(changed_meanwhile());
     }
+    member_counts::shift(&txn, organization_id, Some(role), None).await?;
     let entry = AuditEntry::new(
         organization_id,
         AuditAction::MemberRemoved,
@@ -355,6 +355,8 @@ async fn set_role<C: ConnectionTrait>(
     if updated.rows_affected != 1 {
         return Err(changed_meanwhile());
     }
+    let previous = stored_role(&membership.role)?;
+    member_counts::shift(db, membership.organization_id, Some(previous), Some(role)).await?;
     Ok(membership::Model {
         role: role.code().to_owned(),
         updated_at: at,
@@ -368,6 +370,29 @@ async fn target_membership<C: ConnectionTrait>(
     user_id: i32,
 ) -> Result<membership::Model, ApiError> {
     live_membership(db, organization_id, user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::MemberNotFound,
+                "This user is not a member of the organization.",
+            )
+        })
+}
+
+/// The target membership, locked until the transaction ends (PostgreSQL and MariaDB; SQLite's
+/// single writer serialises anyway): a concurrent change waits, so the role read here is the role
+/// changed, and the per-role counts move from the right row.
+async fn locked_target<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<membership::Model, ApiError> {
+    membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::DeletedAt.is_null())
+        .lock_exclusive()
+        .one(db)
         .await?
         .ok_or_else(|| {
             ApiError::new(

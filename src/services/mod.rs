@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod invitations;
 pub mod invite_link;
+pub mod member_counts;
 pub mod members;
 pub mod organizations;
 pub mod tokens;

@@ -607,4 +607,5 @@ async fn every_caller_gets_exactly_what_the_rules_allow_on_every_endpoint() {
         failures.len(),
         failures.join("\n")
     );
+    crate::helpers::assert_member_counts_match(&app, world.owner.organization_id).await;
 }

@@ -260,3 +260,43 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     }
     body
 }
+
+/// Asserts that the maintained per-role member counts of `organization_id` match its live
+/// memberships (the members list reports them as `count`).
+pub async fn assert_member_counts_match(app: &TestApp, organization_id: i64) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = &app.state.db;
+    let rows = |sql: String| async move {
+        let rows = db
+            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("query");
+        let mut counts: Vec<(String, i64)> = rows
+            .iter()
+            .map(|row| {
+                let role: String = row.try_get("", "role").expect("role");
+                let n: i64 = row
+                    .try_get::<i64>("", "n")
+                    .or_else(|_| row.try_get::<i32>("", "n").map(i64::from))
+                    .expect("n");
+                (role, n)
+            })
+            .filter(|(_, n)| *n != 0)
+            .collect();
+        counts.sort();
+        counts
+    };
+    let maintained = rows(format!(
+        "SELECT role, members AS n FROM member_counts WHERE organization_id = {organization_id}"
+    ))
+    .await;
+    let actual = rows(format!(
+        "SELECT role, COUNT(*) AS n FROM memberships WHERE organization_id = {organization_id} \
+         AND deleted_at IS NULL GROUP BY role"
+    ))
+    .await;
+    assert_eq!(
+        maintained, actual,
+        "member_counts drifted from the memberships"
+    );
+}

@@ -418,6 +418,7 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
     .await;
     assert_eq!(owners["count"], 1, "{owners}");
     assert!(candidates.contains(&owners["results"][0]["user"]["id"].as_i64().unwrap_or(0)));
+    crate::helpers::assert_member_counts_match(&app, org).await;
 }
 
 #[tokio::test]
@@ -461,4 +462,5 @@ async fn a_removal_racing_a_role_change_never_revives_the_member() {
         )
         .await;
     }
+    crate::helpers::assert_member_counts_match(&app, org).await;
 }

@@ -15,6 +15,7 @@ use crate::entities::{invitation, membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{live_membership, stored_role};
 use crate::services::audit::{self, AuditEntry};
+use crate::services::member_counts;
 use crate::services::now;
 use crate::state::AppState;
 
@@ -162,7 +163,9 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
             row.invited_by = Set(Some(invitation.invited_by));
             row.deleted_at = Set(None);
             row.updated_at = Set(now());
-            row.update(&txn).await?
+            let restored = row.update(&txn).await?;
+            member_counts::shift(&txn, invitation.organization_id, None, Some(role)).await?;
+            restored
         }
         None => {
             crate::services::accounts::insert_membership(
