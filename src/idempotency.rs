@@ -145,7 +145,8 @@ pub async fn begin(
     let existing = idempotency_key::Entity::find()
         .filter(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
         .filter(idempotency_key::Column::IdempotencyKey.eq(claim.key.as_str()))
-        .one(&state.db)
+        // The read pool: on SQLite a lookup then never waits for the single writer.
+        .one(&state.reads)
         .await?;
     let Some(existing) = existing else {
         return Ok(Begun::Proceed(Some(claim)));
