@@ -74,6 +74,9 @@ pub async fn connect_background(
     options
         .max_connections(2)
         .min_connections(0)
+        // Opened by the first background task that needs one: never at start-up, and never for
+        // the CLI commands (`migrate`, `bootstrap`) that build the same state.
+        .connect_lazy(true)
         .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);

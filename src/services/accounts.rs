@@ -94,7 +94,7 @@ pub async fn signup(
         invitations::consume(&txn, invitation, user.id).await?;
         audit::record(
             &txn,
-            invitations::accepted_entries(invitation, user.id, role),
+            invitations::accepted_entries(invitation, user.id, role, None),
         )
         .await?;
     } else {

@@ -57,10 +57,6 @@ impl AuditEntry {
         self.after = Some(after);
         self
     }
-
-    pub fn set_before(&mut self, before: Value) {
-        self.before = Some(before);
-    }
 }
 
 /// Writes `entries` through `db` (the change's transaction), stamped with the time, the request

@@ -18,10 +18,11 @@ use crate::state::AppState;
 /// The caller's organization, whose `invite_token` is the link; Owners and Administrators only.
 pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     managing_now(state, caller).await?;
-    match &caller.organization {
-        Some(organization) => Ok(organization.clone()),
-        None => find_organization(state, caller.organization_id).await,
-    }
+    // Read with the membership managing_now just accepted, so it is there.
+    caller
+        .organization
+        .clone()
+        .ok_or_else(|| ApiError::Internal("membership without organization".into()))
 }
 
 /// Replaces the link token; the old one stops working for every instance at once, because

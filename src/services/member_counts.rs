@@ -59,24 +59,19 @@ pub async fn shift<C: ConnectionTrait>(
 /// `shift`, such as the benchmark's seeding).
 pub async fn recount<C: ConnectionTrait>(db: &C, organization_id: i32) -> Result<(), ApiError> {
     let backend = db.get_database_backend();
-    let statement = sea_orm::Statement::from_sql_and_values(
-        backend,
-        match backend {
-            sea_orm::DatabaseBackend::Postgres => RECOUNT_NUMBERED,
-            _ => RECOUNT,
-        },
-        [organization_id.into()],
+    let placeholder = match backend {
+        sea_orm::DatabaseBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let sql = format!(
+        "UPDATE member_counts SET members = (SELECT COUNT(*) FROM memberships m \
+         WHERE m.organization_id = member_counts.organization_id AND m.role = member_counts.role \
+         AND m.deleted_at IS NULL) WHERE organization_id = {placeholder}"
     );
+    let statement = sea_orm::Statement::from_sql_and_values(backend, sql, [organization_id.into()]);
     db.execute_raw(statement).await?;
     Ok(())
 }
-
-const RECOUNT: &str = "UPDATE member_counts SET members = (SELECT COUNT(*) FROM memberships m \
-    WHERE m.organization_id = member_counts.organization_id AND m.role = member_counts.role \
-    AND m.deleted_at IS NULL) WHERE organization_id = ?";
-const RECOUNT_NUMBERED: &str = "UPDATE member_counts SET members = (SELECT COUNT(*) FROM memberships m \
-    WHERE m.organization_id = member_counts.organization_id AND m.role = member_counts.role \
-    AND m.deleted_at IS NULL) WHERE organization_id = $1";
 
 /// Live members of an organization with one of `roles` (all roles when empty): at most seven
 /// rows read, whatever the organization's size.

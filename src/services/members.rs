@@ -187,8 +187,19 @@ pub async fn get(
         Role::reads_members,
     )
     .await?;
-    let membership = target_membership(&state.reads, organization_id, user_id).await?;
-    with_user(&state.reads, membership).await
+    // The membership and its user in one round trip.
+    let found = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .filter(membership::Column::DeletedAt.is_null())
+        .find_also_related(user::Entity)
+        .one(&state.reads)
+        .await?;
+    match found {
+        Some((membership, Some(user))) => Ok(Member { membership, user }),
+        Some((_, None)) => Err(ApiError::Internal("membership without user".into())),
+        None => Err(not_a_member()),
+    }
 }
 
 /// Sets a member's role: activates a pending user, changes a role, or deactivates with `DI`.
@@ -243,19 +254,14 @@ pub async fn remove(
     if role == Role::Owner {
         return Err(refusal(GrantRefusal::OwnerProtected));
     }
+    // The row is locked since `locked_target`, so `role` is still its role.
     let at = now();
-    let removed = membership::Entity::update_many()
+    membership::Entity::update_many()
         .col_expr(membership::Column::DeletedAt, Expr::value(at))
         .col_expr(membership::Column::UpdatedAt, Expr::value(at))
         .filter(membership::Column::Id.eq(target.id))
-        // Whatever role it has now, unless it became the Owner's meanwhile.
-        .filter(membership::Column::Role.ne(Role::Owner.code()))
-        .filter(membership::Column::DeletedAt.is_null())
         .exec(&txn)
         .await?;
-    if removed.rows_affected != 1 {
-        return Err(changed_meanwhile());
-    }
     member_counts::shift(&txn, organization_id, Some(role), None).await?;
     let entry = AuditEntry::new(
         organization_id,
@@ -364,21 +370,6 @@ async fn set_role<C: ConnectionTrait>(
     })
 }
 
-async fn target_membership<C: ConnectionTrait>(
-    db: &C,
-    organization_id: i32,
-    user_id: i32,
-) -> Result<membership::Model, ApiError> {
-    live_membership(db, organization_id, user_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::MemberNotFound,
-                "This user is not a member of the organization.",
-            )
-        })
-}
-
 /// The target membership, locked until the transaction ends (PostgreSQL and MariaDB; SQLite's
 /// single writer serialises anyway): a concurrent change waits, so the role read here is the role
 /// changed, and the per-role counts move from the right row.
@@ -394,12 +385,14 @@ async fn locked_target<C: ConnectionTrait>(
         .lock_exclusive()
         .one(db)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::MemberNotFound,
-                "This user is not a member of the organization.",
-            )
-        })
+        .ok_or_else(not_a_member)
+}
+
+fn not_a_member() -> ApiError {
+    ApiError::new(
+        ErrorCode::MemberNotFound,
+        "This user is not a member of the organization.",
+    )
 }
 
 async fn with_user<C: ConnectionTrait>(

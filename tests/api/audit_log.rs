@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, assert_problem, json_body, spawn_app};
+use crate::helpers::{PASSWORD, assert_problem, json_body, spawn_app, token_in};
 
 fn actions(page: &Value) -> Vec<String> {
     page["results"]
@@ -165,7 +165,7 @@ async fn refused_accepts_are_recorded_and_nothing_else_is_written() {
     )
     .await;
     let url = invited["results"][0]["invite_url"].as_str().expect("url");
-    let token = url.rsplit_once("token=").expect("token").1;
+    let token = token_in(url);
     let wrong = app
         .post(
             "/api/signup",

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, Session, TestApp, json_body, spawn_app};
+use crate::helpers::{PASSWORD, Session, TestApp, spawn_app};
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -438,31 +438,6 @@ struct World {
     sessions: Vec<(Caller, Option<Session>)>,
 }
 
-async fn login(app: &TestApp, email: &str) -> Session {
-    let body = json_body(
-        app.post(
-            "/api/auth/login",
-            None,
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let access = body["access"].as_str().expect("access").to_owned();
-    let me = json_body(
-        app.get("/api/current-user/whoami", &access).await,
-        StatusCode::OK,
-    )
-    .await;
-    Session {
-        user_id: me["id"].as_i64().expect("id"),
-        organization_id: me["active_organization"].as_i64().expect("org"),
-        access,
-        refresh: body["refresh"].as_str().expect("refresh").to_owned(),
-    }
-}
-
 async fn world(app: &TestApp) -> World {
     let owner = app
         .signup(
@@ -471,7 +446,7 @@ async fn world(app: &TestApp) -> World {
         .await;
     let mut sessions = vec![(Caller::Anonymous, None)];
     app.bootstrap("owner@b.example", "B").await;
-    sessions.push((Caller::Outsider, Some(login(app, "owner@b.example").await)));
+    sessions.push((Caller::Outsider, Some(app.login("owner@b.example").await)));
     let removed = app
         .member_with_role(&owner, "removed@a.example", "AN")
         .await;
@@ -519,7 +494,7 @@ async fn fixture(app: &TestApp, world: &World, needs: Needs) -> Fixture {
             fixture.text = email;
         }
         Needs::LinkToken => fixture.text = app.invite_token(owner).await,
-        Needs::RefreshToken => fixture.text = login(app, "owner@a.example").await.refresh,
+        Needs::RefreshToken => fixture.text = app.login("owner@a.example").await.refresh,
         // Outside organization A's domain: an outsider inviting it is no leak.
         Needs::NewAddress => {
             fixture.text = format!("n{}@elsewhere.example", uuid::Uuid::new_v4().simple());

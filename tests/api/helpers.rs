@@ -190,6 +190,32 @@ impl TestApp {
         }
     }
 
+    /// Logs `email` in with `PASSWORD`; the session acts in the organization login chose.
+    pub async fn login(&self, email: &str) -> Session {
+        let body = json_body(
+            self.post(
+                "/api/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        let access = body["access"].as_str().expect("access").to_owned();
+        let me = json_body(
+            self.get("/api/current-user/whoami", &access).await,
+            StatusCode::OK,
+        )
+        .await;
+        Session {
+            user_id: me["id"].as_i64().expect("id"),
+            organization_id: me["active_organization"].as_i64().expect("org"),
+            access,
+            refresh: body["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
     /// The first signup of an empty instance: the Owner of a new organization.
     pub async fn owner(&self) -> Session {
         self.signup(json!({"email": "owner@example.org", "password": PASSWORD, "organization_title": "Acme"}))
@@ -233,6 +259,14 @@ impl TestApp {
             .await;
         json_body(response, StatusCode::OK).await
     }
+}
+
+/// The token of an invite URL (`.../user/signup/?token=...`).
+pub fn token_in(url: &str) -> String {
+    url.rsplit_once("token=")
+        .expect("a token in the URL")
+        .1
+        .to_owned()
 }
 
 /// Asserts the status and returns the JSON body.

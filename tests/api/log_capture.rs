@@ -6,7 +6,7 @@ use std::sync::{Mutex, OnceLock};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, json_body, spawn_app};
+use crate::helpers::{PASSWORD, json_body, spawn_app, token_in};
 use crate::smtp::{Mode, SmtpSink};
 
 struct Capture;
@@ -41,13 +41,6 @@ fn captured() -> Vec<String> {
         }
     });
     LINES.lock().map(|lines| lines.clone()).unwrap_or_default()
-}
-
-fn token_of(url: &str) -> String {
-    url.rsplit_once("token=")
-        .expect("token in URL")
-        .1
-        .to_owned()
 }
 
 #[tokio::test]
@@ -109,7 +102,7 @@ async fn no_secret_or_address_reaches_the_log() {
         StatusCode::OK,
     )
     .await;
-    let hand_token = token_of(by_hand["results"][0]["invite_url"].as_str().expect("url"));
+    let hand_token = token_in(by_hand["results"][0]["invite_url"].as_str().expect("url"));
     app.invite(&owner, json!(["by.mail@example.org"]), "AN")
         .await;
     sink.set_mode(Mode::RefuseTemporarily);

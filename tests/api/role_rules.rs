@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Session, TestApp, assert_problem, json_body, spawn_app};
+use crate::helpers::{Session, TestApp, assert_problem, json_body, spawn_app, token_in};
 
 const ROLES: [&str; 7] = ["OW", "AD", "MA", "RE", "AN", "NO", "DI"];
 
@@ -177,13 +177,7 @@ async fn a_demoted_administrator_grants_nothing_through_any_path() {
         StatusCode::OK,
     )
     .await;
-    let token_of = |i: usize| {
-        sent["results"][i]["invite_url"]
-            .as_str()
-            .and_then(|url| url.rsplit_once("token="))
-            .map(|(_, token)| token.to_owned())
-            .expect("token")
-    };
+    let token_of = |i: usize| token_in(sent["results"][i]["invite_url"].as_str().expect("url"));
     let fresh_id = sent["results"][0]["invitation_id"].clone();
     app.assign(&owner, admin.user_id, "MA").await;
 
@@ -225,18 +219,11 @@ async fn a_demoted_administrator_grants_nothing_through_any_path() {
         "invitation_inviter_not_allowed",
     )
     .await;
-    let elsewhere = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "elsewhere@example.org", "password": crate::helpers::PASSWORD}),
-        )
-        .await;
-    let elsewhere = json_body(elsewhere, StatusCode::OK).await;
+    let elsewhere = app.login("elsewhere@example.org").await;
     let accept = app
         .post(
             "/api/invite/accept",
-            elsewhere["access"].as_str(),
+            Some(&elsewhere.access),
             json!({"token": token_of(1)}),
         )
         .await;

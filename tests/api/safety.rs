@@ -5,7 +5,8 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    PASSWORD, Session, TestApp, assert_problem, json_body, spawn_app, spawn_app_with, spawn_sibling,
+    PASSWORD, Session, TestApp, assert_problem, json_body, spawn_app, spawn_app_with,
+    spawn_sibling, token_in,
 };
 use crate::smtp::SmtpSink;
 
@@ -220,7 +221,7 @@ async fn a_retried_resend_rotates_the_link_once() {
     assert_eq!(json_body(second, StatusCode::OK).await, first);
     // The link of the first response still works: the retry did not rotate it again.
     let url = first["invite_url"].as_str().expect("url");
-    let token = url.rsplit_once("token=").expect("token").1;
+    let token = token_in(url);
     let lookup = app
         .client
         .get(app.url(&format!("/api/invite/lookup?token={token}")))

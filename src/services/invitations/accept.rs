@@ -179,10 +179,7 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
         }
     };
     consume(&txn, &invitation, caller.user.id).await?;
-    let mut entries = accepted_entries(&invitation, caller.user.id, role);
-    if let Some(former_role) = former_role {
-        entries[1].set_before(json!({ "role": former_role, "removed": true }));
-    }
+    let entries = accepted_entries(&invitation, caller.user.id, role, former_role.as_deref());
     audit::record(&txn, entries).await?;
     let mut account: user::ActiveModel = caller.user.clone().into();
     account.active_organization_id = Set(Some(invitation.organization_id));
@@ -205,13 +202,26 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
     Ok(Accepted { membership, tokens })
 }
 
-/// The entries of an accepted invitation: the invitation used, and the member it made.
+/// The entries of an accepted invitation: the invitation used, and the member it made (or, with
+/// `former_role`, the removed member it brought back).
 pub fn accepted_entries(
     invitation: &invitation::Model,
     user_id: i32,
     role: Role,
+    former_role: Option<&str>,
 ) -> [AuditEntry; 2] {
     let organization_id = invitation.organization_id;
+    let joined = AuditEntry::new(
+        organization_id,
+        AuditAction::MemberJoined,
+        Some(user_id),
+        AuditTarget::User(user_id),
+    )
+    .after(json!({ "role": role.code(), "via": "invitation", "invitation": invitation.id }));
+    let joined = match former_role {
+        Some(former) => joined.before(json!({ "role": former, "removed": true })),
+        None => joined,
+    };
     [
         AuditEntry::new(
             organization_id,
@@ -221,13 +231,7 @@ pub fn accepted_entries(
         )
         .before(json!({ "status": invitation.status }))
         .after(json!({ "status": InvitationStatus::Accepted.stored(), "accepted_by": user_id })),
-        AuditEntry::new(
-            organization_id,
-            AuditAction::MemberJoined,
-            Some(user_id),
-            AuditTarget::User(user_id),
-        )
-        .after(json!({ "role": role.code(), "via": "invitation", "invitation": invitation.id })),
+        joined,
     ]
 }
 
