@@ -42,6 +42,9 @@ pub async fn connect_pools(settings: &Settings) -> Result<Pools, DbErr> {
     let readers = std::thread::available_parallelism().map_or(2, usize::from) * 2;
     let pool = SqlitePoolOptions::new()
         .max_connections(u32::try_from(readers).unwrap_or(4))
+        // A file on local disk cannot drop a connection: sqlx's default ping before every
+        // checkout would cost a second round trip to the connection's thread on each query.
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(
             options
@@ -77,6 +80,7 @@ pub async fn connect_background(
         // Opened by the first background task that needs one: never at start-up, and never for
         // the CLI commands (`migrate`, `bootstrap`) that build the same state.
         .connect_lazy(true)
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
@@ -98,6 +102,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false) // as for the readers
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
@@ -108,6 +113,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     options
         .max_connections(settings.database_max_connections)
         .min_connections(1)
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
@@ -124,6 +130,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         ))),
     }
 }
+
+/// A network connection idle this long may have been dropped by the server or a proxy: it is
+/// pinged before use. Busy connections are not (a ping on every checkout doubles the round trips).
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
 /// How long start-up waits for the database before giving up.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(3);

@@ -123,8 +123,22 @@ pub async fn organization(
             .exec(&state.db)
             .await?;
     }
+    refresh_planner_statistics(state).await?;
     Ok(Seeded {
         organization_id: organization.id,
         owner_email: owner.email,
     })
+}
+
+/// What any bulk load should end with: the planner's statistics brought up to date. PostgreSQL's
+/// autovacuum would do it within a minute, but until then it plans for empty tables (and pages
+/// the members list through the wrong index); SQLite keeps none until asked.
+async fn refresh_planner_statistics(state: &AppState) -> Result<(), ApiError> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend};
+    let statement = match state.db.get_database_backend() {
+        DatabaseBackend::MySql => "ANALYZE TABLE users, memberships, invitations, member_counts",
+        _ => "ANALYZE",
+    };
+    state.db.execute_unprepared(statement).await?;
+    Ok(())
 }
