@@ -130,13 +130,16 @@ pub async fn organization(
     })
 }
 
-/// What any bulk load should end with: the planner's statistics brought up to date. PostgreSQL's
-/// autovacuum would do it within a minute, but until then it plans for empty tables (and pages
-/// the members list through the wrong index); SQLite keeps none until asked.
+/// What any bulk load should end with: the planner's statistics brought up to date, and on
+/// PostgreSQL the search indexes' pending entries merged. Autovacuum would do both within a
+/// minute, but until then PostgreSQL plans for empty tables (and paged the members list through
+/// the wrong index) and each search reads the whole pending list; SQLite keeps no statistics
+/// until asked.
 async fn refresh_planner_statistics(state: &AppState) -> Result<(), ApiError> {
     use sea_orm::{ConnectionTrait, DatabaseBackend};
     let statement = match state.db.get_database_backend() {
         DatabaseBackend::MySql => "ANALYZE TABLE users, memberships, invitations, member_counts",
+        DatabaseBackend::Postgres => "VACUUM ANALYZE",
         _ => "ANALYZE",
     };
     state.db.execute_unprepared(statement).await?;

@@ -9,6 +9,7 @@ mod m20261127_000002_create_invitations;
 mod m20261128_000001_live_membership_indexes;
 mod m20261128_000002_audit_and_idempotency;
 mod m20261128_000003_member_counts;
+mod m20261128_000004_member_search;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_live_membership_indexes::Migration),
             Box::new(m20261128_000002_audit_and_idempotency::Migration),
             Box::new(m20261128_000003_member_counts::Migration),
+            Box::new(m20261128_000004_member_search::Migration),
         ]
     }
 }

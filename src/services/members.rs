@@ -1,10 +1,10 @@
 //! Organization members: the paginated list (pending users are `role=NO`), one member, role
 //! assignment, removal and ownership transfer, under the role rules of `domain::role`.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
 };
 
 use serde_json::json;
@@ -12,7 +12,7 @@ use serde_json::json;
 use super::access::{Acting, OrganizationRef, acting_in, acting_now, live_membership, stored_role};
 use super::audit::{self, AuditEntry};
 use super::member_counts;
-use super::{contains_pattern, now};
+use super::{member_search, now};
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::audit::{AuditAction, AuditTarget};
@@ -87,22 +87,26 @@ pub async fn list(
         Role::reads_members,
     )
     .await?;
+    let backend = state.reads.get_database_backend();
     // Without a search the maintained per-role counts answer at once; a search counts its
     // matches.
     let count = match query.search {
         None => member_counts::total(&state.reads, organization_id, &query.roles).await?,
         Some(_) => {
-            matching_members(organization_id, query)
+            matching_members(backend, organization_id, query)
                 .count(&state.reads)
                 .await?
         }
     };
-    let rows = sorted(matching_members(organization_id, query), query.sort)
-        .select_also(user::Entity)
-        .offset(query.page.offset())
-        .limit(query.page.page_size)
-        .all(&state.reads)
-        .await?;
+    let rows = sorted(
+        matching_members(backend, organization_id, query),
+        query.sort,
+    )
+    .select_also(user::Entity)
+    .offset(query.page.offset())
+    .limit(query.page.page_size)
+    .all(&state.reads)
+    .await?;
     let members = rows
         .into_iter()
         .filter_map(|(membership, user)| user.map(|user| Member { membership, user }))
@@ -110,7 +114,11 @@ pub async fn list(
     Ok(MemberPage { count, members })
 }
 
-fn matching_members(organization_id: i32, query: &MemberQuery) -> Select<membership::Entity> {
+fn matching_members(
+    backend: DatabaseBackend,
+    organization_id: i32,
+    query: &MemberQuery,
+) -> Select<membership::Entity> {
     let mut select = membership::Entity::find()
         .join(JoinType::InnerJoin, membership::Relation::User.def())
         .filter(membership::Column::OrganizationId.eq(organization_id))
@@ -120,30 +128,9 @@ fn matching_members(organization_id: i32, query: &MemberQuery) -> Select<members
             select.filter(membership::Column::Role.is_in(query.roles.iter().map(|r| r.code())));
     }
     if let Some(term) = query.search.as_deref() {
-        select = select.filter(search_condition(term));
+        select = select.filter(member_search::condition(backend, term));
     }
     select
-}
-
-/// Case-insensitive substring match on email, first and last name; `%` and `_` match literally.
-fn search_condition(term: &str) -> Condition {
-    let like = || contains_pattern(term);
-    Condition::any()
-        .add(Expr::col((user::Entity, user::Column::EmailNormalized)).like(like()))
-        .add(
-            Expr::expr(Func::lower(Expr::col((
-                user::Entity,
-                user::Column::FirstName,
-            ))))
-            .like(like()),
-        )
-        .add(
-            Expr::expr(Func::lower(Expr::col((
-                user::Entity,
-                user::Column::LastName,
-            ))))
-            .like(like()),
-        )
 }
 
 fn sorted(

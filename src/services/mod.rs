@@ -6,6 +6,7 @@ pub mod audit;
 pub mod invitations;
 pub mod invite_link;
 pub mod member_counts;
+pub mod member_search;
 pub mod members;
 pub mod organizations;
 pub mod tokens;

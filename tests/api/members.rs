@@ -464,3 +464,92 @@ async fn a_removal_racing_a_role_change_never_revives_the_member() {
     }
     crate::helpers::assert_member_counts_match(&app, org).await;
 }
+
+/// Search finds a substring of the email, first or last name in any case, also through the
+/// SQLite trigram index (three characters or more) and below it; FTS syntax is plain text.
+#[tokio::test]
+async fn search_finds_substrings_of_names_and_emails() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let token = app.invite_token(&owner).await;
+    let person = |email: &str, first: &str, last: &str| {
+        json!({"email": email, "password": crate::helpers::PASSWORD, "token": token,
+               "first_name": first, "last_name": last})
+    };
+    let ada = app
+        .signup(person("ada@example.org", "Ada", "Lovelace-Byron"))
+        .await;
+    let grace = app
+        .signup(person(
+            "g.hopper@navy.example",
+            "Grace",
+            "Hopper \"Amazing\"",
+        ))
+        .await;
+    app.signup(person("someone@example.org", "Alan", "Turing"))
+        .await;
+    // Another organization's member with a matching name is never found.
+    let other = app.bootstrap("elsewhere@example.org", "Elsewhere").await;
+    assert!(other > 0);
+
+    let base = format!("/api/organizations/{}/memberships", owner.organization_id);
+    let found = |term: &'static str| {
+        let app = &app;
+        let base = &base;
+        let access = &owner.access;
+        async move {
+            let body = json_body(
+                app.get(&format!("{base}?search={term}"), access).await,
+                StatusCode::OK,
+            )
+            .await;
+            let mut ids: Vec<i64> = body["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m["user"]["id"].as_i64())
+                .collect();
+            ids.sort_unstable();
+            assert_eq!(body["count"].as_u64(), Some(ids.len() as u64), "{term}");
+            ids
+        }
+    };
+    assert_eq!(
+        found("LOVELACE").await,
+        vec![ada.user_id],
+        "last name, any case"
+    );
+    assert_eq!(
+        found("byron").await,
+        vec![ada.user_id],
+        "inside a hyphenated name"
+    );
+    assert_eq!(
+        found("race").await,
+        vec![grace.user_id],
+        "inside a first name"
+    );
+    assert_eq!(
+        found("navy.EXAMPLE").await,
+        vec![grace.user_id],
+        "email domain"
+    );
+    assert_eq!(
+        found("%22amazing%22").await,
+        vec![grace.user_id],
+        "double quotes"
+    );
+    assert_eq!(found("Ho").await, vec![grace.user_id], "two characters");
+    assert_eq!(
+        found("a%2A").await,
+        Vec::<i64>::new(),
+        "* is not a wildcard"
+    );
+    assert_eq!(found("NEAR%28x").await, Vec::<i64>::new(), "FTS syntax");
+    assert_eq!(
+        found("elsewhere").await,
+        Vec::<i64>::new(),
+        "another organization"
+    );
+    assert_eq!(found("ada%40example").await, vec![ada.user_id]);
+}
