@@ -1,6 +1,6 @@
 //! The role a caller acts with in an organization, read from the database on every request.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
 
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -35,12 +35,17 @@ pub async fn live_membership<C: ConnectionTrait>(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Option<membership::Model>, ApiError> {
-    Ok(membership::Entity::find()
+    Ok(find_live_membership(organization_id, user_id)
+        .one(db)
+        .await?)
+}
+
+/// The query behind `live_membership`, for callers that lock the row or join its user.
+pub fn find_live_membership(organization_id: i32, user_id: i32) -> Select<membership::Entity> {
+    membership::Entity::find()
         .filter(membership::Column::OrganizationId.eq(organization_id))
         .filter(membership::Column::UserId.eq(user_id))
         .filter(membership::Column::DeletedAt.is_null())
-        .one(db)
-        .await?)
 }
 
 /// Loads the caller's membership and checks that its current role satisfies `allowed`. Reads

@@ -9,7 +9,10 @@ use sea_orm::{
 
 use serde_json::json;
 
-use super::access::{Acting, OrganizationRef, acting_in, acting_now, live_membership, stored_role};
+use super::access::{
+    Acting, OrganizationRef, acting_in, acting_now, find_live_membership, live_membership,
+    stored_role,
+};
 use super::audit::{self, AuditEntry};
 use super::member_counts;
 use super::{member_search, now};
@@ -175,10 +178,7 @@ pub async fn get(
     )
     .await?;
     // The membership and its user in one round trip.
-    let found = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(organization_id))
-        .filter(membership::Column::UserId.eq(user_id))
-        .filter(membership::Column::DeletedAt.is_null())
+    let found = find_live_membership(organization_id, user_id)
         .find_also_related(user::Entity)
         .one(&state.reads)
         .await?;
@@ -365,10 +365,7 @@ async fn locked_target<C: ConnectionTrait>(
     organization_id: i32,
     user_id: i32,
 ) -> Result<membership::Model, ApiError> {
-    membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(organization_id))
-        .filter(membership::Column::UserId.eq(user_id))
-        .filter(membership::Column::DeletedAt.is_null())
+    find_live_membership(organization_id, user_id)
         .lock_exclusive()
         .one(db)
         .await?

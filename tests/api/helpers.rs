@@ -163,6 +163,15 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// `GET /api/current-user/whoami` with `access`, expecting 200.
+    pub async fn whoami(&self, access: &str) -> Value {
+        json_body(
+            self.get("/api/current-user/whoami", access).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path, Some(token), None).await
     }
@@ -203,11 +212,7 @@ impl TestApp {
         )
         .await;
         let access = body["access"].as_str().expect("access").to_owned();
-        let me = json_body(
-            self.get("/api/current-user/whoami", &access).await,
-            StatusCode::OK,
-        )
-        .await;
+        let me = self.whoami(&access).await;
         Session {
             user_id: me["id"].as_i64().expect("id"),
             organization_id: me["active_organization"].as_i64().expect("org"),

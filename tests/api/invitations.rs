@@ -150,11 +150,7 @@ async fn the_invitee_gets_one_email_and_signs_up_active_with_the_role() {
     let joined = app
         .signup(json!({"email": "reva@EXAMPLE.org", "password": PASSWORD, "token": token}))
         .await;
-    let me = json_body(
-        app.get("/api/current-user/whoami", &joined.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&joined.access).await;
     assert_eq!(
         me["organization_membership"],
         json!({"organization_id": owner.organization_id, "role": "RE", "active": true})

@@ -181,11 +181,7 @@ async fn a_demotion_takes_effect_on_the_next_request_with_an_old_token() {
         "account_deactivated",
     )
     .await;
-    let me = json_body(
-        app.get("/api/current-user/whoami", &admin.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&admin.access).await;
     assert_eq!(me["organization_membership"]["role"], "DI");
 }
 
@@ -217,11 +213,7 @@ async fn removed_members_lose_access_but_keep_whoami() {
         "organization_not_found",
     )
     .await;
-    let me = json_body(
-        app.get("/api/current-user/whoami", &admin.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&admin.access).await;
     assert!(me["organization_membership"].is_null());
     assert_problem(
         app.get(&path, &owner.access).await,
@@ -284,11 +276,7 @@ async fn ownership_transfer_swaps_owner_and_administrator() {
     )
     .await;
     assert_eq!(new_owner["role"], "OW");
-    let old_owner = json_body(
-        app.get("/api/current-user/whoami", &owner.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let old_owner = app.whoami(&owner.access).await;
     assert_eq!(old_owner["organization_membership"]["role"], "AD");
     // The former Owner, now an Administrator, cannot touch the new Owner.
     let touch = app
@@ -489,67 +477,41 @@ async fn search_finds_substrings_of_names_and_emails() {
     app.signup(person("someone@example.org", "Alan", "Turing"))
         .await;
     // Another organization's member with a matching name is never found.
-    let other = app.bootstrap("elsewhere@example.org", "Elsewhere").await;
-    assert!(other > 0);
+    app.bootstrap("elsewhere@example.org", "Elsewhere").await;
 
     let base = format!("/api/organizations/{}/memberships", owner.organization_id);
-    let found = |term: &'static str| {
-        let app = &app;
-        let base = &base;
-        let access = &owner.access;
-        async move {
-            let body = json_body(
-                app.get(&format!("{base}?search={term}"), access).await,
-                StatusCode::OK,
-            )
-            .await;
-            let mut ids: Vec<i64> = body["results"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m["user"]["id"].as_i64())
-                .collect();
-            ids.sort_unstable();
-            assert_eq!(body["count"].as_u64(), Some(ids.len() as u64), "{term}");
-            ids
-        }
-    };
-    assert_eq!(
-        found("LOVELACE").await,
-        vec![ada.user_id],
-        "last name, any case"
-    );
-    assert_eq!(
-        found("byron").await,
-        vec![ada.user_id],
-        "inside a hyphenated name"
-    );
-    assert_eq!(
-        found("race").await,
-        vec![grace.user_id],
-        "inside a first name"
-    );
-    assert_eq!(
-        found("navy.EXAMPLE").await,
-        vec![grace.user_id],
-        "email domain"
-    );
-    assert_eq!(
-        found("%22amazing%22").await,
-        vec![grace.user_id],
-        "double quotes"
-    );
-    assert_eq!(found("Ho").await, vec![grace.user_id], "two characters");
-    assert_eq!(
-        found("a%2A").await,
-        Vec::<i64>::new(),
-        "* is not a wildcard"
-    );
-    assert_eq!(found("NEAR%28x").await, Vec::<i64>::new(), "FTS syntax");
-    assert_eq!(
-        found("elsewhere").await,
-        Vec::<i64>::new(),
-        "another organization"
-    );
-    assert_eq!(found("ada%40example").await, vec![ada.user_id]);
+    let nobody: &[i64] = &[];
+    let cases: [(&str, &[i64], &str); 10] = [
+        ("LOVELACE", &[ada.user_id], "last name, any case"),
+        ("byron", &[ada.user_id], "inside a hyphenated name"),
+        ("race", &[grace.user_id], "inside a first name"),
+        ("navy.EXAMPLE", &[grace.user_id], "email domain"),
+        ("ada%40example", &[ada.user_id], "email with its @"),
+        ("%22amazing%22", &[grace.user_id], "double quotes"),
+        (
+            "Ho",
+            &[grace.user_id],
+            "two characters, below the trigram index",
+        ),
+        ("a%2A", nobody, "* is not a wildcard"),
+        ("NEAR%28x", nobody, "FTS syntax"),
+        ("elsewhere", nobody, "another organization"),
+    ];
+    for (term, expected, why) in cases {
+        let body = json_body(
+            app.get(&format!("{base}?search={term}"), &owner.access)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let mut ids: Vec<i64> = body["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["user"]["id"].as_i64())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, expected, "{term}: {why}");
+        assert_eq!(body["count"].as_u64(), Some(ids.len() as u64), "{term}");
+    }
 }

@@ -77,11 +77,7 @@ async fn each_role_may_do_exactly_what_the_contract_says() {
                 assert_problem(response, StatusCode::FORBIDDEN, refusal_code(role)).await;
             }
         }
-        let me = json_body(
-            app.get("/api/current-user/whoami", &session.access).await,
-            StatusCode::OK,
-        )
-        .await;
+        let me = app.whoami(&session.access).await;
         assert_eq!(me["organization_membership"]["role"], *role);
     }
 }
@@ -145,11 +141,7 @@ async fn nobody_changes_their_own_role_and_nobody_but_a_transfer_touches_the_own
         )
         .await;
     assert_problem(remove_owner, StatusCode::FORBIDDEN, "owner_protected").await;
-    let me = json_body(
-        app.get("/api/current-user/whoami", &owner.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&owner.access).await;
     assert_eq!(me["organization_membership"]["role"], "OW");
 }
 
@@ -244,11 +236,7 @@ async fn a_demoted_administrator_grants_nothing_through_any_path() {
     )
     .await;
     assert_eq!(members["count"], 0, "{members}");
-    let me = json_body(
-        app.get("/api/current-user/whoami", &existing.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&existing.access).await;
     assert_eq!(me["organization_membership"]["role"], "NO");
 }
 

@@ -29,11 +29,7 @@ async fn signup_through_the_link_lands_as_pending_with_whoami_only() {
     let owner = app.owner().await;
     let pending = app.join_via_link(&owner, "pending@example.org").await;
 
-    let me = json_body(
-        app.get("/api/current-user/whoami", &pending.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&pending.access).await;
     assert_eq!(me["organization_membership"]["role"], "NO");
     assert_eq!(me["organization_membership"]["active"], false);
     assert_eq!(
@@ -135,11 +131,7 @@ async fn walk_in_signup_joins_the_default_organization_as_pending() {
         .signup(json!({"email": "walkin@example.org", "password": PASSWORD}))
         .await;
     assert_eq!(walk_in.organization_id, owner.organization_id);
-    let me = json_body(
-        app.get("/api/current-user/whoami", &walk_in.access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(&walk_in.access).await;
     assert_eq!(me["organization_membership"]["role"], "NO");
 }
 
@@ -302,11 +294,7 @@ async fn bootstrap_creates_separate_organizations_each_with_its_owner() {
     )
     .await;
     let access = login["access"].as_str().expect("access");
-    let me = json_body(
-        app.get("/api/current-user/whoami", access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(access).await;
     assert_eq!(me["organization_membership"]["role"], "OW");
     assert_eq!(me["organization_membership"]["organization_id"], second);
     // Walk-ins join the first organization, the instance's default.

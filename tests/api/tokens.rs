@@ -75,11 +75,7 @@ async fn a_personal_token_refreshes_until_it_is_blacklisted() {
     )
     .await;
     let access = refreshed["access"].as_str().expect("access");
-    let me = json_body(
-        app.get("/api/current-user/whoami", access).await,
-        StatusCode::OK,
-    )
-    .await;
+    let me = app.whoami(access).await;
     assert_eq!(me["id"], owner.user_id);
 
     let revoked = app
