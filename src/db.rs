@@ -107,9 +107,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .await
             .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
         let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-        if !sqlite_has_stable_plans(&db).await? {
+        let missing = missing_sqlite_build_options(&db).await?;
+        if !missing.is_empty() {
             log::warn!(
-                "this build's SQLite lacks ENABLE_QPSG (see .cargo/config.toml): every query with a LIMIT is planned again on each run"
+                "this build's SQLite lacks {} (see .cargo/config.toml): reads are several times slower",
+                missing.join(", ")
             );
         }
         return Ok(db);
@@ -136,19 +138,31 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     }
 }
 
-/// Whether the linked SQLite was built with the query planner stability guarantee, so cached
-/// statements are not re-planned for each new bound value (`.cargo/config.toml` sets it).
-pub async fn sqlite_has_stable_plans<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
-    let options = db
+/// The compile options `.cargo/config.toml` gives the bundled SQLite, each worth a large share
+/// of read throughput (BENCHMARKS.md):
+/// - `ENABLE_QPSG`: a prepared statement is planned once, not again for each bound `LIMIT`;
+/// - `DEFAULT_MEMSTATUS=0`: no global mutex around every allocation, which 16 reader threads
+///   copying column values otherwise queue on.
+const SQLITE_BUILD_OPTIONS: [&str; 2] = ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"];
+
+/// Which of [`SQLITE_BUILD_OPTIONS`] the linked SQLite was built without.
+pub async fn missing_sqlite_build_options<C: ConnectionTrait>(
+    db: &C,
+) -> Result<Vec<&'static str>, DbErr> {
+    let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
             "PRAGMA compile_options",
         ))
         .await?;
-    Ok(options.iter().any(|row| {
-        row.try_get_by_index::<String>(0)
-            .is_ok_and(|o| o == "ENABLE_QPSG")
-    }))
+    let built_with: Vec<String> = rows
+        .iter()
+        .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+        .collect();
+    Ok(SQLITE_BUILD_OPTIONS
+        .into_iter()
+        .filter(|option| !built_with.iter().any(|o| o == option))
+        .collect())
 }
 
 /// Read-only SQLite connections, opened as concurrent reads need them (each has its own thread
@@ -219,14 +233,16 @@ pub async fn claim_instance_setting<C: ConnectionTrait>(
 mod tests {
     use super::*;
 
-    /// `.cargo/config.toml` builds SQLite with ENABLE_QPSG; without it every `LIMIT ?` query is
-    /// parsed and planned again on each execution (GET /api/invite loses 40% of its throughput).
+    /// `.cargo/config.toml` builds SQLite with the options reads depend on; a build without
+    /// them is correct but several times slower (BENCHMARKS.md).
     #[tokio::test]
-    async fn the_bundled_sqlite_keeps_prepared_plans() {
+    async fn the_bundled_sqlite_has_the_build_options_reads_need() {
         let db = Database::connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        let stable = sqlite_has_stable_plans(&db).await.expect("compile options");
-        assert!(stable, "SQLite was built without ENABLE_QPSG");
+        let missing = missing_sqlite_build_options(&db)
+            .await
+            .expect("compile options");
+        assert!(missing.is_empty(), "SQLite was built without {missing:?}");
     }
 }
