@@ -134,7 +134,7 @@ start_server
 drain_started=$(date +%s.%N)
 target_count=$(( queued < drain_limit ? queued : drain_limit ))
 deadline=$(( $(date +%s) + 120 ))
-# The sink rewrites the count file as it goes: an empty read counts as 0.
+# The sink replaces the count file as it goes; before its first message there is none.
 sent_so_far() { local n; n=$(cat "$work/sent.count" 2>/dev/null || true); echo "${n:-0}"; }
 until [ "$(sent_so_far)" -ge "$target_count" ] || [ "$(date +%s)" -ge "$deadline" ]; do
   sleep 0.2

@@ -2,6 +2,7 @@
 Writes how many messages it received to COUNT_FILE (the benchmark reads progress there) and, when
 given, appends each message's recipients to RECIPIENTS_FILE (the scale-out check counts them)."""
 import asyncore
+import os
 import smtpd
 import sys
 import warnings
@@ -17,8 +18,10 @@ class Sink(smtpd.SMTPServer):
 
     def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
         Sink.received += 1
-        with open(count_file, "w") as out:
+        # Written aside and renamed over: a reader never sees the file empty mid-write.
+        with open(count_file + ".tmp", "w") as out:
             out.write(str(Sink.received))
+        os.replace(count_file + ".tmp", count_file)
         if recipients_file:
             with open(recipients_file, "a") as out:
                 out.write("".join(to + "\n" for to in rcpttos))
