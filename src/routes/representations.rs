@@ -8,7 +8,7 @@ use crate::domain::Role;
 use crate::entities::{membership, user};
 use crate::error::ApiError;
 use crate::services::access::stored_role;
-use crate::services::members::Member;
+use crate::services::members::{Member, PublicUser};
 use crate::services::utc;
 
 /// A user account, as Label Studio shows it.
@@ -24,19 +24,26 @@ pub struct UserBody {
     pub last_activity: Option<DateTime<Utc>>,
 }
 
-impl From<&user::Model> for UserBody {
-    fn from(user: &user::Model) -> UserBody {
-        UserBody {
-            id: user.id,
-            email: user.email.clone(),
-            username: user.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            date_joined: utc(user.date_joined),
-            last_activity: user.last_activity.map(utc),
+/// `UserBody` from either shape a user is read in: the whole row or its public columns.
+macro_rules! user_body_from {
+    ($($source:ty),+) => {$(
+        impl From<&$source> for UserBody {
+            fn from(user: &$source) -> UserBody {
+                UserBody {
+                    id: user.id,
+                    email: user.email.clone(),
+                    username: user.username.clone(),
+                    first_name: user.first_name.clone(),
+                    last_name: user.last_name.clone(),
+                    date_joined: utc(user.date_joined),
+                    last_activity: user.last_activity.map(utc),
+                }
+            }
         }
-    }
+    )+};
 }
+
+user_body_from!(user::Model, PublicUser);
 
 /// The caller's place in an organization.
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,13 +83,13 @@ pub struct MemberBody {
 impl MemberBody {
     pub fn of(member: &Member) -> Result<MemberBody, ApiError> {
         Ok(MemberBody {
-            id: member.membership.id,
-            organization: member.membership.organization_id,
+            id: member.id,
+            organization: member.organization_id,
             user: UserBody::from(&member.user),
-            role: stored_role(&member.membership.role)?,
-            created_at: utc(member.membership.created_at),
-            updated_at: utc(member.membership.updated_at),
-            invited_by: member.membership.invited_by,
+            role: stored_role(&member.role)?,
+            created_at: utc(member.created_at),
+            updated_at: utc(member.updated_at),
+            invited_by: member.invited_by,
         })
     }
 }

@@ -1,10 +1,11 @@
 //! Organization members: the paginated list (pending users are `role=NO`), one member, role
 //! assignment, removal and ownership transfer, under the role rules of `domain::role`.
 
+use sea_orm::prelude::DateTime;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DerivePartialModel, EntityTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
 };
 
 use serde_json::json;
@@ -24,11 +25,33 @@ use crate::entities::{membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
-/// A membership with its user.
-#[derive(Debug)]
+/// A membership with its user's public columns, as member responses show them. Read without the
+/// user's password hash and other private columns: a list of members never loads a secret, and
+/// each row carries less to copy and decode.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "membership::Entity")]
 pub struct Member {
-    pub membership: membership::Model,
-    pub user: user::Model,
+    pub id: i32,
+    pub organization_id: i32,
+    pub role: String,
+    pub invited_by: Option<i32>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
+    #[sea_orm(nested)]
+    pub user: PublicUser,
+}
+
+/// A user's public columns.
+#[derive(Debug, DerivePartialModel)]
+#[sea_orm(entity = "user::Entity")]
+pub struct PublicUser {
+    pub id: i32,
+    pub email: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub date_joined: DateTime,
+    pub last_activity: Option<DateTime>,
 }
 
 /// Sort keys of the members list; a leading `-` in the query reverses one.
@@ -101,19 +124,15 @@ pub async fn list(
                 .await?
         }
     };
-    let rows = sorted(
+    let members = sorted(
         matching_members(backend, organization_id, query),
         query.sort,
     )
-    .select_also(user::Entity)
     .offset(query.page.offset())
     .limit(query.page.page_size)
+    .into_partial_model::<Member>()
     .all(&state.reads)
     .await?;
-    let members = rows
-        .into_iter()
-        .filter_map(|(membership, user)| user.map(|user| Member { membership, user }))
-        .collect();
     Ok(MemberPage { count, members })
 }
 
@@ -177,16 +196,22 @@ pub async fn get(
         Role::reads_members,
     )
     .await?;
-    // The membership and its user in one round trip.
-    let found = find_live_membership(organization_id, user_id)
-        .find_also_related(user::Entity)
-        .one(&state.reads)
-        .await?;
-    match found {
-        Some((membership, Some(user))) => Ok(Member { membership, user }),
-        Some((_, None)) => Err(ApiError::Internal("membership without user".into())),
-        None => Err(not_a_member()),
-    }
+    read_member(&state.reads, organization_id, user_id)
+        .await?
+        .ok_or_else(not_a_member)
+}
+
+/// A live member and their user, in one query.
+async fn read_member<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<Option<Member>, ApiError> {
+    Ok(find_live_membership(organization_id, user_id)
+        .join(JoinType::InnerJoin, membership::Relation::User.def())
+        .into_partial_model::<Member>()
+        .one(db)
+        .await?)
 }
 
 /// Sets a member's role: activates a pending user, changes a role, or deactivates with `DI`.
@@ -379,15 +404,14 @@ fn not_a_member() -> ApiError {
     )
 }
 
+/// A membership just changed in `db`'s transaction, read back with its user.
 async fn with_user<C: ConnectionTrait>(
     db: &C,
     membership: membership::Model,
 ) -> Result<Member, ApiError> {
-    let user = user::Entity::find_by_id(membership.user_id)
-        .one(db)
+    read_member(db, membership.organization_id, membership.user_id)
         .await?
-        .ok_or_else(|| ApiError::Internal("membership without user".into()))?;
-    Ok(Member { membership, user })
+        .ok_or_else(|| ApiError::Internal("changed membership not found".into()))
 }
 
 fn changed_meanwhile() -> ApiError {
