@@ -9,7 +9,7 @@ use crate::startup::Application;
 const CONFIGURATION: &str = "\
 Configuration (environment variables):
   DATABASE_URL                 sqlite://data/org-members.sqlite3?mode=rwc (default), postgres://..., mysql://...
-  DATABASE_MAX_CONNECTIONS     pool size for PostgreSQL/MariaDB (default 10)
+  DATABASE_MAX_CONNECTIONS     PostgreSQL/MariaDB connections for requests, shared out among workers (default 10)
   HOST, PORT                   where to listen (default 127.0.0.1:8080)
   JWT_SECRET                   HS256 key, at least 32 bytes (default: generated once, kept in the database)
   PUBLIC_URL                   base of invite links, e.g. https://members.example.org

@@ -32,7 +32,8 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `DATABASE_URL`: `sqlite://...`, `postgres://...` or `mysql://...`.
     pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`: pool size (SQLite always uses one writer connection).
+    /// `DATABASE_MAX_CONNECTIONS`: connections for requests, shared out among the HTTP workers
+    /// (SQLite always uses one writer connection).
     pub database_max_connections: u32,
     /// `HOST` and `PORT` the server binds to.
     pub host: String,

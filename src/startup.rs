@@ -2,6 +2,7 @@
 
 use std::future::ready;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
@@ -96,7 +97,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         background,
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
-        rate_limits: RateLimits::new(&settings),
+        rate_limits: Arc::new(RateLimits::new(&settings)),
         settings,
     }))
 }
@@ -131,7 +132,18 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let workers = state.settings.workers;
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
+    let worker_count = workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let mut server = HttpServer::new(move || {
+        let state = match db::worker_pool(&state.settings, worker_count) {
+            Ok(Some(pool)) => web::Data::new(state.for_worker(pool)),
+            Ok(None) => state.clone(),
+            Err(error) => {
+                log::warn!("this worker shares the start-up pool: {error}");
+                state.clone()
+            }
+        };
         App::new()
             .into_utoipa_app()
             .configure(crate::routes::configure)

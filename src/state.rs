@@ -1,5 +1,7 @@
 //! What every request handler shares: the database pool, the settings and the JWT keys.
 
+use std::sync::Arc;
+
 use sea_orm::DatabaseConnection;
 
 use crate::auth::JwtKeys;
@@ -7,6 +9,7 @@ use crate::idempotency::IdempotencySecret;
 use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
 
+#[derive(Clone)]
 pub struct AppState {
     /// Writes and transactions. On SQLite, the single writer connection.
     pub db: DatabaseConnection,
@@ -18,10 +21,21 @@ pub struct AppState {
     pub settings: Settings,
     pub jwt: JwtKeys,
     pub idempotency: IdempotencySecret,
-    pub rate_limits: RateLimits,
+    /// Shared by every worker: a limit counts the whole instance's requests.
+    pub rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
+    /// This state for one HTTP worker, with the worker's own database pool (see
+    /// `db::worker_pool`); everything else, the rate limits among it, stays shared.
+    pub fn for_worker(&self, db: DatabaseConnection) -> AppState {
+        AppState {
+            db: db.clone(),
+            reads: db,
+            ..self.clone()
+        }
+    }
+
     /// `<PUBLIC_URL>/user/signup/?token=<token>`, relative when no public URL is configured.
     pub fn invite_url(&self, token: &str) -> String {
         let base = self.settings.public_url.as_deref().unwrap_or("");

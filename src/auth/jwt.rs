@@ -44,6 +44,7 @@ impl Claims {
 }
 
 /// Signing and verification keys derived from the one secret.
+#[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
