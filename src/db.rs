@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use futures_util::FutureExt;
+
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sea_orm::{
@@ -72,17 +74,10 @@ pub async fn connect_background(
     if settings.is_sqlite() {
         return Ok(writes.clone());
     }
-    let mut options = ConnectOptions::new(settings.database_url.clone());
-    options
-        .max_connections(2)
-        .min_connections(0)
-        // Opened by the first background task that needs one: never at start-up, and never for
-        // the CLI commands (`migrate`, `bootstrap`) that build the same state.
-        .connect_lazy(true)
-        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
-        .connect_timeout(STARTUP_TIMEOUT)
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+    let mut options = network_pool(settings, 2);
+    // Opened by the first background task that needs one: never at start-up, and never for the
+    // CLI commands (`migrate`, `bootstrap`) that build the same state.
+    options.connect_lazy(true);
     Database::connect(options).await
 }
 
@@ -96,55 +91,40 @@ pub fn worker_pool(
     settings: &Settings,
     workers: usize,
 ) -> Result<Option<DatabaseConnection>, DbErr> {
-    use sea_orm::sqlx::ConnectOptions as _;
-    use sea_orm::sqlx::mysql::MySqlConnectOptions;
-    use sea_orm::sqlx::postgres::PgConnectOptions;
-    use sea_orm::{SqlxMySqlConnector, SqlxPostgresConnector};
-
-    let share = settings
-        .database_max_connections
-        .div_ceil(u32::try_from(workers.max(1)).unwrap_or(u32::MAX))
-        .max(1);
-    let invalid =
-        |error: sea_orm::sqlx::Error| DbErr::Custom(format!("invalid DATABASE_URL: {error}"));
-    let url = settings.database_url.as_str();
-    if url.starts_with("postgres") {
-        let options: PgConnectOptions = url.parse().map_err(invalid)?;
-        let pool =
-            worker_pool_options(share).connect_lazy_with(options.disable_statement_logging());
-        return Ok(Some(SqlxPostgresConnector::from_sqlx_postgres_pool(pool)));
+    if settings.is_sqlite() {
+        return Ok(None);
     }
-    if url.starts_with("mysql") || url.starts_with("mariadb") {
-        let options: MySqlConnectOptions = url.parse().map_err(invalid)?;
-        let pool =
-            worker_pool_options(share).connect_lazy_with(options.disable_statement_logging());
-        return Ok(Some(SqlxMySqlConnector::from_sqlx_mysql_pool(pool)));
-    }
-    Ok(None)
+    let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+    let mut options = network_pool(
+        settings,
+        settings.database_max_connections.div_ceil(workers).max(1),
+    );
+    options.connect_lazy(true);
+    // A lazy pool is built without any I/O, so the future is ready at its first poll: a worker's
+    // set-up, which is synchronous, takes it without an executor.
+    Database::connect(options)
+        .now_or_never()
+        .ok_or_else(|| DbErr::Custom("a lazy pool did not open at once".into()))?
+        .map(Some)
 }
 
-/// The pool settings of `connect`, for a worker's pool: no connection kept open while idle, and
-/// a ping only for a connection idle `IDLE_BEFORE_PING`.
-fn worker_pool_options<DB: sea_orm::sqlx::Database>(
-    max_connections: u32,
-) -> sea_orm::sqlx::pool::PoolOptions<DB> {
-    use sea_orm::sqlx::Connection as _;
-    sea_orm::sqlx::pool::PoolOptions::<DB>::new()
+/// The settings every PostgreSQL or MariaDB pool shares: connections open as needed and none is
+/// kept idle, a connection idle `IDLE_BEFORE_PING` is pinged before use, statements are not logged.
+fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
         .max_connections(max_connections)
         .min_connections(0)
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
+        .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
-        .test_before_acquire(false)
-        .before_acquire(|connection, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= IDLE_BEFORE_PING {
-                    connection.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+        .sqlx_logging(false);
+    options
 }
 
-/// Opens the writer pool (SQLite: WAL, foreign keys, a busy timeout, one connection).
+/// Opens the writer pool (SQLite: WAL, foreign keys, a busy timeout, one connection). On
+/// PostgreSQL and MariaDB this is the start-up pool (migrations, CLI commands, tests): requests
+/// go through the workers' pools (`worker_pool`), so it keeps no connection open once idle.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     if settings.is_sqlite() {
         create_sqlite_parent_dir(&settings.database_url);
@@ -174,15 +154,8 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         }
         return Ok(db);
     }
-    let mut options = ConnectOptions::new(settings.database_url.clone());
-    options
-        .max_connections(settings.database_max_connections)
-        .min_connections(1)
-        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
-        .connect_timeout(STARTUP_TIMEOUT)
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
-    // sqlx retries a refused connection until the acquire timeout; at start-up an unreachable
+    let options = network_pool(settings, settings.database_max_connections);
+    // Not lazy: connecting opens one connection, which checks the URL and credentials. sqlx retries a refused connection until the acquire timeout; at start-up an unreachable
     // database should fail fast instead, with a line that names the variable (not its secrets).
     match tokio::time::timeout(STARTUP_TIMEOUT, Database::connect(options)).await {
         Ok(Ok(db)) => Ok(db),
@@ -302,5 +275,24 @@ mod tests {
             .await
             .expect("compile options");
         assert!(missing.is_empty(), "SQLite was built without {missing:?}");
+    }
+
+    /// Each HTTP worker builds its pool in its synchronous set-up; were the pool not ready at once,
+    /// every worker would fall back to the shared start-up pool (slower, and only a warning says so).
+    #[tokio::test]
+    async fn a_worker_pool_is_built_without_connecting() {
+        let settings = Settings {
+            // Nothing listens on port 1: the pool must not try to connect before it is used.
+            database_url: "postgres://nobody@127.0.0.1:1/none".into(),
+            ..Settings::default()
+        };
+        let pool = worker_pool(&settings, 2).expect("a lazy pool");
+        assert!(pool.is_some(), "PostgreSQL gets a pool per worker");
+        assert!(
+            worker_pool(&Settings::default(), 2)
+                .expect("SQLite")
+                .is_none(),
+            "SQLite keeps its shared pools"
+        );
     }
 }

@@ -129,14 +129,15 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let spec = crate::openapi::spec();
     let routes = web::Data::new(KnownRoutes::from_spec(&spec));
     let max_body = state.settings.max_body_bytes;
-    let workers = state.settings.workers;
-    let origins = state.settings.cors_allowed_origins.clone();
-    let trust_forwarded_for = state.settings.trust_forwarded_for;
-    let worker_count = workers.unwrap_or_else(|| {
+    // Set explicitly (one per core unless `WORKERS` says otherwise): each worker's database pool
+    // takes its share of the connections by this count.
+    let workers = state.settings.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let mut server = HttpServer::new(move || {
-        let state = match db::worker_pool(&state.settings, worker_count) {
+    let origins = state.settings.cors_allowed_origins.clone();
+    let trust_forwarded_for = state.settings.trust_forwarded_for;
+    let server = HttpServer::new(move || {
+        let state = match db::worker_pool(&state.settings, workers) {
             Ok(Some(pool)) => web::Data::new(state.for_worker(pool)),
             Ok(None) => state.clone(),
             Err(error) => {
@@ -182,10 +183,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
                     }),
             )
     });
-    if let Some(workers) = workers {
-        server = server.workers(workers);
-    }
-    Ok(server.listen(listener)?.run())
+    Ok(server.workers(workers).listen(listener)?.run())
 }
 
 /// CORS for browser frontends on the allowed origins. A request from another origin simply gets

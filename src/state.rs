@@ -1,4 +1,5 @@
-//! What every request handler shares: the database pool, the settings and the JWT keys.
+//! What request handlers share: the database pools (PostgreSQL and MariaDB: one per HTTP worker),
+//! the settings, the JWT keys and the rate limits.
 
 use std::sync::Arc;
 
