@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 
 use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::Executor;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
@@ -119,6 +120,20 @@ fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
         .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    // MariaDB and MySQL default to REPEATABLE READ, whose gap locks deadlock two transactions
+    // that each update no row of an index range and then insert into it (two invitations resent
+    // at once did). The services are written for READ COMMITTED, PostgreSQL's default: they lock
+    // the rows they change.
+    options.map_sqlx_mysql_pool_opts(|pool| {
+        pool.after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                Ok(())
+            })
+        })
+    });
     options
 }
 

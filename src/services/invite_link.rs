@@ -1,7 +1,9 @@
 //! The organization's shareable invite link: read it, reset it, look a token up.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 
 use serde_json::json;
 
@@ -30,7 +32,10 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     let txn = state.db.begin().await?;
     managing_own_organization(&txn, caller).await?;
+    // Locked (PostgreSQL, MariaDB) so that of two resets at once the second waits and records
+    // the link the first made as the one it replaced.
     let organization = organization::Entity::find_by_id(caller.organization_id)
+        .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))?;

@@ -1,6 +1,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use org_members::services::audit::fingerprint;
+
 use crate::helpers::{PASSWORD, assert_problem, json_body, spawn_app, token_in};
 
 fn actions(page: &Value) -> Vec<String> {
@@ -283,4 +285,52 @@ async fn the_audit_log_is_read_only_and_for_managers_of_the_organization() {
         .get(&format!("{log}?since=yesterday"), &owner.access)
         .await;
     assert_problem(bad_time, StatusCode::BAD_REQUEST, "invalid_query").await;
+}
+
+#[tokio::test]
+async fn concurrent_resets_each_record_the_link_they_replaced() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let original = app.invite_token(&owner).await;
+    // Two managers at once: most requests read a link another reset replaces before they write.
+    let resets = (0..8).map(|n| {
+        let session = if n % 2 == 0 { &owner } else { &admin };
+        app.post("/api/invite/reset-token", Some(&session.access), json!({}))
+    });
+    let mut issued = Vec::new();
+    for response in futures_util::future::join_all(resets).await {
+        let body = json_body(response, StatusCode::OK).await;
+        issued.push(body["token"].as_str().expect("token").to_owned());
+    }
+    let current = app.invite_token(&owner).await;
+    assert!(
+        issued.contains(&current),
+        "the link is one a reset returned"
+    );
+
+    let log = format!(
+        "/api/organizations/{}/audit-log?action=invite_link.reset",
+        owner.organization_id
+    );
+    let page = json_body(app.get(&log, &owner.access).await, StatusCode::OK).await;
+    let entries = page["results"].as_array().expect("results");
+    assert_eq!(entries.len(), 8, "one entry per reset");
+    // Newest first, each entry's link before is the one after it in time made: one unbroken
+    // chain from the original link to the current one.
+    for pair in entries.windows(2) {
+        assert_eq!(pair[0]["before"]["link"], pair[1]["after"]["link"]);
+    }
+    assert_eq!(entries[7]["before"]["link"], fingerprint(&original));
+    assert_eq!(entries[0]["after"]["link"], fingerprint(&current));
+    let mut recorded: Vec<&str> = entries
+        .iter()
+        .map(|entry| entry["after"]["link"].as_str().expect("link"))
+        .collect();
+    let mut returned: Vec<String> = issued.iter().map(|token| fingerprint(token)).collect();
+    recorded.sort_unstable();
+    returned.sort_unstable();
+    assert_eq!(recorded, returned, "each returned link is the one recorded");
 }

@@ -503,3 +503,52 @@ async fn five_hundred_addresses_are_invited_in_one_request() {
     .await;
     assert_eq!(listed["count"], 500);
 }
+
+#[tokio::test]
+async fn a_resend_racing_a_revoke_never_mails_the_revoked_invitation() {
+    let app = spawn_app().await;
+    let sink = SmtpSink::start();
+    let owner = app.owner().await;
+    let emails: Vec<String> = (0..6).map(|n| format!("race{n}@example.org")).collect();
+    let invited = json_body(
+        app.post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": emails, "role": "AN", "send_email": false}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let ids: Vec<i64> = invited["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|result| result["invitation_id"].as_i64().expect("id"))
+        .collect();
+    let (app, access) = (&app, owner.access.as_str());
+    let races = ids.iter().map(|id| async move {
+        let resend = format!("/api/invitations/{id}/resend");
+        let revoke = format!("/api/invitations/{id}/revoke");
+        tokio::join!(
+            app.post(&resend, Some(access), json!({})),
+            app.post(&revoke, Some(access), json!({})),
+        )
+    });
+    for (resent, revoked) in futures_util::future::join_all(races).await {
+        // Whichever goes first, the revoke wins: a resend after it finds nothing pending.
+        let revoked = json_body(revoked, StatusCode::OK).await;
+        assert_eq!(revoked["status"], "revoked");
+        assert!(
+            [StatusCode::OK, StatusCode::CONFLICT].contains(&resent.status()),
+            "resend: {}",
+            resent.text().await.unwrap_or_default()
+        );
+    }
+    assert_eq!(
+        app.deliver(&sink).await.sent,
+        0,
+        "no revoked invitation is mailed"
+    );
+    assert!(sink.received().is_empty());
+}

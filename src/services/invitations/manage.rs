@@ -9,7 +9,10 @@ use sea_orm::{
 use serde_json::json;
 
 use super::create::NewInvitations;
-use super::{close, in_organization, invite_refusal, managing, not_pending, organization_of};
+use super::{
+    close, in_organization, invite_refusal, locked_in_organization, managing, not_pending,
+    organization_of,
+};
 use crate::auth::Caller;
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::InvitationStatus;
@@ -103,7 +106,7 @@ pub async fn resend(
         claim.hold(&txn).await?;
     }
     let acting = managing(&txn, caller).await?;
-    let current = in_organization(&txn, caller.organization_id, id).await?;
+    let current = locked_in_organization(&txn, caller.organization_id, id).await?;
     if current.status != InvitationStatus::Pending.stored() {
         return Err(not_pending());
     }
@@ -159,7 +162,7 @@ pub async fn revoke(
 ) -> Result<invitation::Model, ApiError> {
     let txn = state.db.begin().await?;
     managing(&txn, caller).await?;
-    let current = in_organization(&txn, caller.organization_id, id).await?;
+    let current = locked_in_organization(&txn, caller.organization_id, id).await?;
     if current.status != InvitationStatus::Pending.stored() {
         return Err(not_pending());
     }

@@ -15,7 +15,10 @@ pub use bulk::{AddressResult, BulkInvite, Outcome, invite_many};
 pub use manage::{InvitationQuery, get, list, resend, revoke, revoke_by_email};
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    Select,
+};
 
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::role::GrantRefusal;
@@ -79,16 +82,38 @@ pub(super) fn invite_refusal(refusal: GrantRefusal) -> ApiError {
 
 pub(super) use crate::services::access::managing_own_organization as managing;
 
+/// An invitation of the organization.
 pub(super) async fn in_organization<C: ConnectionTrait>(
     db: &C,
     organization_id: i32,
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
+    found(find_in_organization(organization_id, id).one(db).await?)
+}
+
+/// `in_organization`, locked until the transaction ends (PostgreSQL, MariaDB): of a resend and
+/// a revoke at once, the second sees what the first did, so no new email is queued for an
+/// invitation just revoked.
+pub(super) async fn locked_in_organization(
+    txn: &DatabaseTransaction,
+    organization_id: i32,
+    id: i32,
+) -> Result<invitation::Model, ApiError> {
+    found(
+        find_in_organization(organization_id, id)
+            .lock_exclusive()
+            .one(txn)
+            .await?,
+    )
+}
+
+fn find_in_organization(organization_id: i32, id: i32) -> Select<invitation::Entity> {
     invitation::Entity::find_by_id(id)
         .filter(invitation::Column::OrganizationId.eq(organization_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::InvitationNotFound, "No such invitation."))
+}
+
+fn found(invitation: Option<invitation::Model>) -> Result<invitation::Model, ApiError> {
+    invitation.ok_or_else(|| ApiError::new(ErrorCode::InvitationNotFound, "No such invitation."))
 }
 
 pub(super) fn not_pending() -> ApiError {
