@@ -1,15 +1,30 @@
 //! Argon2id password hashing, off the async executor on a few dedicated threads.
 //!
-//! Each hash takes about 19 MiB and a core for tens of milliseconds. One thread per core does them
-//! all: a burst of logins queues instead of spawning a blocking thread (and a malloc arena that
-//! keeps its 19 MiB) per request, which would buy no throughput and cost hundreds of megabytes.
+//! Each hash takes 7 MiB and a core for tens of milliseconds. One thread per core does them all:
+//! a burst of logins queues instead of spawning a blocking thread (and a malloc arena that keeps
+//! its memory) per request, which would buy no throughput and cost tens of megabytes.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
 use crate::error::ApiError;
+
+/// Argon2id with 7 MiB, 5 passes and 1 lane. OWASP's Password Storage Cheat Sheet lists five
+/// settings that "provide an equal level of defense" and differ only in trading memory for CPU
+/// (46 MiB x 1 pass, 19 x 2, 12 x 3, 9 x 4, 7 x 5); each costs about the same CPU time, so this one
+/// lets two hashes at once fit the service's memory budget (BENCHMARKS.md) at the same login
+/// rate. Hashes made with other parameters still verify, and are replaced at the next login.
+const PARAMS: Params = match Params::new(7 * 1024, 5, 1, None) {
+    Ok(params) => params,
+    Err(_) => panic!("invalid Argon2 parameters"),
+};
+
+fn argon2() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, PARAMS)
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -64,7 +79,7 @@ async fn on_hashing_thread<T: Send + 'static>(
 /// Hashes `password` with Argon2id and a random salt, as a PHC string.
 pub async fn hash(password: String) -> Result<String, ApiError> {
     on_hashing_thread(move || {
-        Argon2::default()
+        argon2()
             .hash_password(password.as_bytes())
             .map(|hash| hash.to_string())
             .map_err(|error| ApiError::Internal(format!("password hashing failed: {error}")))
@@ -72,14 +87,28 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
     .await?
 }
 
-/// Whether `password` matches `phc_hash`. A malformed stored hash never matches.
+/// Whether `password` matches `phc_hash`, checked with the parameters the hash names. A
+/// malformed stored hash never matches.
 pub async fn verify(password: String, phc_hash: String) -> Result<bool, ApiError> {
     on_hashing_thread(move || {
-        Argon2::default()
+        argon2()
             .verify_password(password.as_bytes(), phc_hash.as_str())
             .is_ok()
     })
     .await
+}
+
+/// Whether `phc_hash` was made otherwise than `hash` makes hashes now (another algorithm or
+/// other parameters), so a login that has just verified it should store a new one.
+pub fn needs_rehash(phc_hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc_hash) else {
+        return true;
+    };
+    let current = (PARAMS.m_cost(), PARAMS.t_cost(), PARAMS.p_cost());
+    parsed.algorithm.as_str() != Algorithm::Argon2id.as_str()
+        || Params::try_from(&parsed)
+            .map(|params| (params.m_cost(), params.t_cost(), params.p_cost()) != current)
+            .unwrap_or(true)
 }
 
 #[cfg(test)]
@@ -95,7 +124,30 @@ mod tests {
                 .await
                 .expect("runs")
         );
-        assert!(!verify("wrong horse".into(), hashed).await.expect("runs"));
+        assert!(
+            !verify("wrong horse".into(), hashed.clone())
+                .await
+                .expect("runs")
+        );
         assert!(!verify("x".into(), "not a hash".into()).await.expect("runs"));
+        assert!(hashed.contains("$m=7168,t=5,p=1$"), "{hashed}");
+        assert!(!needs_rehash(&hashed));
+    }
+
+    #[tokio::test]
+    async fn a_hash_with_older_parameters_verifies_and_asks_to_be_replaced() {
+        // Made with the argon2 crate's defaults (19 MiB, 2 passes), this service's earlier ones.
+        let older = Argon2::default()
+            .hash_password(b"correct horse")
+            .expect("hashes")
+            .to_string();
+        assert!(older.contains("$m=19456,t=2,p=1$"), "{older}");
+        assert!(
+            verify("correct horse".into(), older.clone())
+                .await
+                .expect("runs")
+        );
+        assert!(needs_rehash(&older));
+        assert!(needs_rehash("not a hash"));
     }
 }

@@ -325,12 +325,16 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<To
         password::verify(password, dummy_hash().await?).await?;
         return Err(refused());
     };
-    if !password::verify(password, user.password_hash.clone()).await? {
+    if !password::verify(password.clone(), user.password_hash.clone()).await? {
         return Err(refused());
     }
     let (organization_id, role) = login_organization(&state.reads, &user).await?;
     let mut active: user::ActiveModel = user.clone().into();
     active.last_activity = Set(Some(now()));
+    // The only moment the password is at hand: a hash made with older parameters is replaced.
+    if password::needs_rehash(&user.password_hash) {
+        active.password_hash = Set(password::hash(password).await?);
+    }
     active.update(&state.db).await?;
     issue_pair(&state.db, state, user.id, organization_id, role).await
 }

@@ -203,3 +203,47 @@ async fn an_expired_access_token_is_refused_as_expired() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_password_hashed_with_older_parameters_logs_in_and_is_hashed_anew() {
+    use argon2::{Argon2, PasswordHasher};
+    use org_members::entities::user;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    // The argon2 crate's defaults (19 MiB, 2 passes), which this service used before.
+    let older = Argon2::default()
+        .hash_password(PASSWORD.as_bytes())
+        .expect("hashes")
+        .to_string();
+    user::Entity::update_many()
+        .col_expr(user::Column::PasswordHash, Expr::value(older.clone()))
+        .filter(user::Column::Id.eq(i32::try_from(owner.user_id).expect("id")))
+        .exec(&app.state.db)
+        .await
+        .expect("stored");
+    let stored = || async {
+        user::Entity::find_by_id(i32::try_from(owner.user_id).expect("id"))
+            .one(&app.state.db)
+            .await
+            .expect("read")
+            .expect("user")
+            .password_hash
+    };
+
+    app.login("owner@example.org").await;
+    let renewed = stored().await;
+    assert_ne!(renewed, older);
+    assert!(renewed.contains("$m=7168,t=5,p=1$"), "{renewed}");
+    app.login("owner@example.org").await;
+    assert_eq!(stored().await, renewed, "a current hash is kept");
+    let wrong = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "owner@example.org", "password": "not the password"}),
+        )
+        .await;
+    assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
