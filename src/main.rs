@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc hands large blocks back to the system: glibc's malloc keeps every Argon2 hash's
-/// 19 MiB in the arena of the thread that computed it, which took a login burst to 200+ MiB.
+/// mimalloc hands large blocks back to the system: glibc's malloc kept every Argon2 hash's
+/// memory (then 19 MiB) in the arena of the thread that computed it, which took a login burst to
+/// 200+ MiB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
