@@ -552,3 +552,61 @@ async fn a_resend_racing_a_revoke_never_mails_the_revoked_invitation() {
     );
     assert!(sink.received().is_empty());
 }
+
+#[tokio::test]
+async fn a_reinvite_racing_a_revoke_closes_each_invitation_once() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let emails: Vec<String> = (0..6).map(|n| format!("again{n}@example.org")).collect();
+    let first = app.invite(&owner, json!(emails), "AN").await;
+    let ids: Vec<i64> = first["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|result| result["invitation_id"].as_i64().expect("id"))
+        .collect();
+    let (app, access) = (&app, owner.access.as_str());
+    let revokes = ids.iter().map(|id| async move {
+        let revoke = format!("/api/invitations/{id}/revoke");
+        app.post(&revoke, Some(access), json!({})).await
+    });
+    let (revoked, reinvited) = tokio::join!(
+        futures_util::future::join_all(revokes),
+        app.post(
+            "/api/invite/send-email",
+            Some(access),
+            json!({"emails": emails, "role": "AN"})
+        ),
+    );
+    json_body(reinvited, StatusCode::OK).await;
+    for response in revoked {
+        // Revoked first, or found superseded by the new invitation: never a server error.
+        assert!(
+            [StatusCode::OK, StatusCode::CONFLICT].contains(&response.status()),
+            "revoke: {}",
+            response.status()
+        );
+    }
+    for id in ids {
+        let log = format!(
+            "/api/organizations/{}/audit-log?target_type=invitation&target_id={id}",
+            owner.organization_id
+        );
+        let page = json_body(app.get(&log, access).await, StatusCode::OK).await;
+        let closings: Vec<&Value> = page["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter(|entry| {
+                ["invitation.revoked", "invitation.superseded"]
+                    .contains(&entry["action"].as_str().unwrap_or_default())
+            })
+            .collect();
+        assert_eq!(
+            closings.len(),
+            1,
+            "invitation {id} closed once: {closings:?}"
+        );
+        assert_eq!(closings[0]["before"]["status"], "pending");
+    }
+}

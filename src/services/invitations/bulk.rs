@@ -169,9 +169,12 @@ async fn supersede_pending<C: ConnectionTrait>(
 ) -> Result<HashSet<String>, ApiError> {
     let mut superseded = HashSet::new();
     for chunk in emails.chunks(500) {
+        // Locked (PostgreSQL, MariaDB): an invitation revoked or resent meanwhile is read as it
+        // is once that commits, so a revoked one is not closed a second time.
         let pending = invitation::Entity::find()
             .filter(invitation::Column::OrganizationId.eq(organization_id))
             .filter(invitation::Column::PendingKey.is_in(chunk.iter().cloned()))
+            .lock_exclusive()
             .all(db)
             .await?;
         let ids: Vec<i32> = pending.iter().map(|i| i.id).collect();
