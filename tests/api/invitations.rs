@@ -520,12 +520,7 @@ async fn a_resend_racing_a_revoke_never_mails_the_revoked_invitation() {
         StatusCode::OK,
     )
     .await;
-    let ids: Vec<i64> = invited["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|result| result["invitation_id"].as_i64().expect("id"))
-        .collect();
+    let ids = invitation_ids(&invited);
     let (app, access) = (&app, owner.access.as_str());
     let races = ids.iter().map(|id| async move {
         let resend = format!("/api/invitations/{id}/resend");
@@ -559,12 +554,7 @@ async fn a_reinvite_racing_a_revoke_closes_each_invitation_once() {
     let owner = app.owner().await;
     let emails: Vec<String> = (0..6).map(|n| format!("again{n}@example.org")).collect();
     let first = app.invite(&owner, json!(emails), "AN").await;
-    let ids: Vec<i64> = first["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|result| result["invitation_id"].as_i64().expect("id"))
-        .collect();
+    let ids = invitation_ids(&first);
     let (app, access) = (&app, owner.access.as_str());
     let revokes = ids.iter().map(|id| async move {
         let revoke = format!("/api/invitations/{id}/revoke");
@@ -609,4 +599,14 @@ async fn a_reinvite_racing_a_revoke_closes_each_invitation_once() {
         );
         assert_eq!(closings[0]["before"]["status"], "pending");
     }
+}
+
+/// The invitation ids of a bulk invite's response, in the order of its addresses.
+fn invitation_ids(response: &Value) -> Vec<i64> {
+    response["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|result| result["invitation_id"].as_i64().expect("id"))
+        .collect()
 }
