@@ -170,7 +170,8 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         return Ok(db);
     }
     let options = network_pool(settings, settings.database_max_connections);
-    // Not lazy: connecting opens one connection, which checks the URL and credentials. sqlx retries a refused connection until the acquire timeout; at start-up an unreachable
+    // Not lazy: connecting opens one connection, which checks the URL and credentials. sqlx
+    // retries a refused connection until the acquire timeout; at start-up an unreachable
     // database should fail fast instead, with a line that names the variable (not its secrets).
     match tokio::time::timeout(STARTUP_TIMEOUT, Database::connect(options)).await {
         Ok(Ok(db)) => Ok(db),

@@ -98,14 +98,15 @@ pub async fn verify(password: String, phc_hash: String) -> Result<bool, ApiError
     .await
 }
 
-/// Whether `phc_hash` was made otherwise than `hash` makes hashes now (another algorithm or
-/// other parameters), so a login that has just verified it should store a new one.
+/// Whether `phc_hash` was made otherwise than `hash` makes hashes now (another algorithm,
+/// version or parameters), so a login that has just verified it should store a new one.
 pub fn needs_rehash(phc_hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc_hash) else {
         return true;
     };
     let current = (PARAMS.m_cost(), PARAMS.t_cost(), PARAMS.p_cost());
     parsed.algorithm.as_str() != Algorithm::Argon2id.as_str()
+        || parsed.version != Some(Version::V0x13 as u32)
         || Params::try_from(&parsed)
             .map(|params| (params.m_cost(), params.t_cost(), params.p_cost()) != current)
             .unwrap_or(true)
@@ -149,5 +150,12 @@ mod tests {
         );
         assert!(needs_rehash(&older));
         assert!(needs_rehash("not a hash"));
+        // Same parameters, Argon2's older version 0x10.
+        let older_version = Argon2::new(Algorithm::Argon2id, Version::V0x10, PARAMS)
+            .hash_password(b"correct horse")
+            .expect("hashes")
+            .to_string();
+        assert!(older_version.contains("$v=16$"), "{older_version}");
+        assert!(needs_rehash(&older_version));
     }
 }
