@@ -19,3 +19,4 @@ pub mod services;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod writes;

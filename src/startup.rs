@@ -26,6 +26,7 @@ use crate::routes::extractors::{hostile_query, json_config, path_config, query_c
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::writes::Writes;
 
 /// A bound, ready-to-run service.
 pub struct Application {
@@ -91,8 +92,14 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
+    let writes = if settings.is_sqlite() {
+        Writes::grouped(db.clone())
+    } else {
+        Writes::alone(db.clone())
+    };
     Ok(web::Data::new(AppState {
         db,
+        writes,
         reads: pools.reads,
         background,
         jwt: JwtKeys::new(secret.as_bytes()),

@@ -9,11 +9,14 @@ use crate::auth::JwtKeys;
 use crate::idempotency::IdempotencySecret;
 use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
+use crate::writes::Writes;
 
 #[derive(Clone)]
 pub struct AppState {
-    /// Writes and transactions. On SQLite, the single writer connection.
+    /// Single writes outside transactions. On SQLite, the single writer connection.
     pub db: DatabaseConnection,
+    /// Transactions of requests that change something (on SQLite, committed in groups).
+    pub writes: Writes,
     /// Plain reads outside transactions. On SQLite, a pool of read-only connections that read
     /// in parallel under WAL; elsewhere the same pool as `db`.
     pub reads: DatabaseConnection,
@@ -31,6 +34,7 @@ impl AppState {
     /// `db::worker_pool`); everything else, the rate limits among it, stays shared.
     pub fn for_worker(&self, db: DatabaseConnection) -> AppState {
         AppState {
+            writes: Writes::alone(db.clone()),
             db: db.clone(),
             reads: db,
             ..self.clone()

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use serde_json::json;
@@ -67,7 +67,7 @@ pub async fn signup(
     once: Option<&Claim>,
 ) -> Result<Joined, ApiError> {
     let password_hash = password::hash(account.password.expose().to_owned()).await?;
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     if let Some(claim) = once {
         claim.hold(&txn).await?;
     }
@@ -382,7 +382,7 @@ pub async fn bootstrap(
     title: &str,
 ) -> Result<(organization::Model, user::Model), ApiError> {
     let password_hash = password::hash(password.expose().to_owned()).await?;
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     let organization = create_organization(&txn, title).await?;
     let account = NewAccount {
         email,

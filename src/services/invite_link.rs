@@ -1,9 +1,7 @@
 //! The organization's shareable invite link: read it, reset it, look a token up.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use serde_json::json;
 
@@ -30,7 +28,7 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 /// Replaces the link token; the old one stops working for every instance at once, because
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     managing_own_organization(&txn, caller).await?;
     // Locked (PostgreSQL, MariaDB) so that of two resets at once the second waits and records
     // the link the first made as the one it replaced.

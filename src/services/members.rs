@@ -5,7 +5,7 @@ use sea_orm::prelude::DateTime;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DerivePartialModel, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
 };
 
 use serde_json::json;
@@ -222,7 +222,7 @@ pub async fn assign_role(
     user_id: i32,
     role: Role,
 ) -> Result<Member, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     let acting = managing(&txn, caller, organization_id).await?;
     let target = locked_target(&txn, organization_id, user_id).await?;
     let current = stored_role(&target.role)?;
@@ -253,7 +253,7 @@ pub async fn remove(
     organization_id: i32,
     user_id: i32,
 ) -> Result<(), ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     managing(&txn, caller, organization_id).await?;
     if user_id == caller.user.id {
         return Err(ApiError::new(
@@ -298,7 +298,7 @@ pub async fn transfer_ownership(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Member, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     let acting = acting_in(
         &txn,
         caller,

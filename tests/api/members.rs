@@ -409,6 +409,77 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
     crate::helpers::assert_member_counts_match(&app, org).await;
 }
 
+/// Role changes sent at once, some refused inside their transaction: on SQLite they share
+/// group commits, and a refusal must take nothing of the others with it.
+#[tokio::test]
+async fn a_burst_of_role_changes_keeps_every_success_and_no_refusal() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let mut pending = Vec::new();
+    for i in 0..6 {
+        let member = app
+            .join_via_link(&owner, &format!("burst{i}@example.org"))
+            .await;
+        pending.push(member.user_id);
+    }
+    let path = format!("/api/organizations/{org}/memberships");
+    // Each activation is followed by a refused change: the Owner's own role, then no such member.
+    let bodies = pending.iter().enumerate().flat_map(|(i, id)| {
+        let refused = if i % 2 == 0 { owner.user_id } else { 999_999 };
+        [
+            json!({"user_id": id, "role": "AN"}),
+            json!({"user_id": refused, "role": "AN"}),
+        ]
+    });
+    let responses =
+        futures_util::future::join_all(bodies.map(|body| app.patch(&path, &owner.access, body)))
+            .await;
+    for (n, response) in responses.into_iter().enumerate() {
+        match (n % 2, n / 2 % 2) {
+            (0, _) => assert_eq!(json_body(response, StatusCode::OK).await["role"], "AN"),
+            (_, 0) => {
+                assert_problem(response, StatusCode::FORBIDDEN, "own_role_change").await;
+            }
+            _ => {
+                assert_problem(response, StatusCode::NOT_FOUND, "member_not_found").await;
+            }
+        }
+    }
+    let annotators = json_body(
+        app.get(&format!("{path}?role=AN&page_size=100"), &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let mut activated: Vec<i64> = annotators["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|member| member["user"]["id"].as_i64().expect("id"))
+        .collect();
+    activated.sort_unstable();
+    assert_eq!(activated, pending, "every activation is stored");
+    assert_eq!(
+        app.whoami(&owner.access).await["organization_membership"]["role"],
+        "OW"
+    );
+    let log = json_body(
+        app.get(
+            &format!("/api/organizations/{org}/audit-log?action=member.role_changed"),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        log["count"], 6,
+        "one entry per activation, none per refusal: {log}"
+    );
+    crate::helpers::assert_member_counts_match(&app, org).await;
+}
+
 #[tokio::test]
 async fn a_removal_racing_a_role_change_never_revives_the_member() {
     let app = spawn_app().await;

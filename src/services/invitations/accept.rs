@@ -1,9 +1,6 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -18,6 +15,7 @@ use crate::services::audit::{self, AuditEntry};
 use crate::services::member_counts;
 use crate::services::now;
 use crate::state::AppState;
+use crate::writes::WriteTransaction;
 
 /// The invitation a raw token belongs to, if any.
 pub async fn find_by_token<C: ConnectionTrait>(
@@ -129,7 +127,7 @@ pub struct Accepted {
 
 /// An existing account accepts an invitation sent to its address.
 pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Accepted, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     let invitation = find_by_token(&txn, token).await?.ok_or_else(|| {
         ApiError::new(
             ErrorCode::InviteTokenUnknown,
@@ -238,7 +236,7 @@ pub fn accepted_entries(
 /// Keeps a record of a refused accept. Nothing else was written in `txn`, so committing it stores
 /// the entry alone. Returns the refusal, which stands whether or not the entry could be written.
 pub async fn refuse(
-    txn: DatabaseTransaction,
+    txn: WriteTransaction,
     invitation: &invitation::Model,
     actor_id: Option<i32>,
     refusal: ApiError,

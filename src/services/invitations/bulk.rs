@@ -3,7 +3,6 @@ use std::collections::HashSet;
 use chrono::Duration as ChronoDuration;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
-    TransactionTrait,
 };
 
 use serde_json::json;
@@ -60,7 +59,7 @@ pub async fn invite_many(
     request: BulkInvite,
     once: Option<&Claim>,
 ) -> Result<Vec<AddressResult>, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     if let Some(claim) = once {
         claim.hold(&txn).await?;
     }

@@ -3,7 +3,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, TransactionTrait,
+    QuerySelect, Select,
 };
 
 use serde_json::json;
@@ -101,7 +101,7 @@ pub async fn resend(
     send_email: bool,
     once: Option<&Claim>,
 ) -> Result<(invitation::Model, Option<String>), ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     if let Some(claim) = once {
         claim.hold(&txn).await?;
     }
@@ -160,7 +160,7 @@ pub async fn revoke(
     caller: &Caller,
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = state.writes.begin().await?;
     managing(&txn, caller).await?;
     let current = locked_in_organization(&txn, caller.organization_id, id).await?;
     if current.status != InvitationStatus::Pending.stored() {
