@@ -10,4 +10,5 @@ pub mod issued_token;
 pub mod member_count;
 pub mod membership;
 pub mod organization;
+pub mod timestamp;
 pub mod user;

@@ -1,7 +1,6 @@
 //! Organization members: the paginated list (pending users are `role=NO`), one member, role
 //! assignment, removal and ownership transfer, under the role rules of `domain::role`.
 
-use sea_orm::prelude::DateTime;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DerivePartialModel, EntityTrait, JoinType,
@@ -21,6 +20,7 @@ use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::role::GrantRefusal;
+use crate::entities::timestamp::Timestamp;
 use crate::entities::{membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -35,8 +35,8 @@ pub struct Member {
     pub organization_id: i32,
     pub role: String,
     pub invited_by: Option<i32>,
-    pub created_at: DateTime,
-    pub updated_at: DateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     #[sea_orm(nested)]
     pub user: PublicUser,
 }
@@ -50,8 +50,8 @@ pub struct PublicUser {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
-    pub date_joined: DateTime,
-    pub last_activity: Option<DateTime>,
+    pub date_joined: Timestamp,
+    pub last_activity: Option<Timestamp>,
 }
 
 /// Sort keys of the members list; a leading `-` in the query reverses one.
