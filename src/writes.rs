@@ -215,7 +215,9 @@ enum Taken {
     Released(oneshot::Sender<Result<(), String>>),
     /// Gone before its turn: nothing was written.
     Skipped,
+    /// Dropped its savepoint without committing (it failed): its changes are rolled back.
     RolledBack,
+    /// A savepoint could not be opened or released: the group's transaction is not trusted.
     Broken,
 }
 
