@@ -92,14 +92,9 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
-    let writes = if settings.is_sqlite() {
-        Writes::grouped(db.clone())
-    } else {
-        Writes::alone(db.clone())
-    };
     Ok(web::Data::new(AppState {
+        writes: Writes::new(db.clone()),
         db,
-        writes,
         reads: pools.reads,
         background,
         jwt: JwtKeys::new(secret.as_bytes()),

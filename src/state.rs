@@ -34,7 +34,7 @@ impl AppState {
     /// `db::worker_pool`); everything else, the rate limits among it, stays shared.
     pub fn for_worker(&self, db: DatabaseConnection) -> AppState {
         AppState {
-            writes: Writes::alone(db.clone()),
+            writes: Writes::new(db.clone()),
             db: db.clone(),
             reads: db,
             ..self.clone()

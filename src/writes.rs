@@ -39,14 +39,21 @@ type TurnRequest = oneshot::Sender<Result<WriteTransaction, DbErr>>;
 const MAX_GROUP: usize = 64;
 
 impl Writes {
-    /// Each transaction on its own, on `db`.
-    pub fn alone(db: DatabaseConnection) -> Self {
+    /// Transactions on `db`: grouped when it is SQLite's single writer connection, each on its
+    /// own otherwise. On SQLite, spawns the writer task on the current runtime; it ends when the
+    /// last clone of the returned value is dropped.
+    pub fn new(db: DatabaseConnection) -> Self {
+        match db.get_database_backend() {
+            DbBackend::Sqlite => Self::grouped(db),
+            _ => Self::alone(db),
+        }
+    }
+
+    fn alone(db: DatabaseConnection) -> Self {
         Self(Route::Alone(db))
     }
 
-    /// Group commit on `db`, SQLite's single writer connection. Spawns the writer task on the
-    /// current runtime; it ends when the last clone of the returned value is dropped.
-    pub fn grouped(db: DatabaseConnection) -> Self {
+    fn grouped(db: DatabaseConnection) -> Self {
         let (requests, queue) = mpsc::unbounded_channel();
         tokio::spawn(run_writer(db.clone(), queue));
         Self(Route::Grouped { db, requests })

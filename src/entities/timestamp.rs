@@ -14,7 +14,7 @@ use sea_orm::sqlx::Row;
 use sea_orm::{ColIdx, QueryResult, TryGetError, TryGetable};
 
 /// A naive UTC instant, like every timestamp column here (see the migration's `column.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Timestamp(pub NaiveDateTime);
 
 impl From<Timestamp> for NaiveDateTime {

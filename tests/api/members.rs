@@ -1,5 +1,5 @@
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, json_body, spawn_app};
 
@@ -452,14 +452,11 @@ async fn a_burst_of_role_changes_keeps_every_success_and_no_refusal() {
         StatusCode::OK,
     )
     .await;
-    let mut activated: Vec<i64> = annotators["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|member| member["user"]["id"].as_i64().expect("id"))
-        .collect();
-    activated.sort_unstable();
-    assert_eq!(activated, pending, "every activation is stored");
+    assert_eq!(
+        member_user_ids(&annotators),
+        pending,
+        "every activation is stored"
+    );
     assert_eq!(
         app.whoami(&owner.access).await["organization_membership"]["role"],
         "OW"
@@ -575,14 +572,20 @@ async fn search_finds_substrings_of_names_and_emails() {
             StatusCode::OK,
         )
         .await;
-        let mut ids: Vec<i64> = body["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["user"]["id"].as_i64())
-            .collect();
-        ids.sort_unstable();
+        let ids = member_user_ids(&body);
         assert_eq!(ids, expected, "{term}: {why}");
         assert_eq!(body["count"].as_u64(), Some(ids.len() as u64), "{term}");
     }
+}
+
+/// The user ids of a members page, sorted.
+fn member_user_ids(page: &Value) -> Vec<i64> {
+    let mut ids: Vec<i64> = page["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|member| member["user"]["id"].as_i64().expect("user id"))
+        .collect();
+    ids.sort_unstable();
+    ids
 }
