@@ -9,6 +9,7 @@
 //! is durable, and one member's failure rolls back its savepoint alone.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
@@ -78,34 +79,39 @@ impl Writes {
     }
 }
 
-/// A transaction (or, on SQLite, a savepoint in the writer's group) for one request's changes:
+/// A transaction (or, on SQLite, a turn in the writer's group) for one request's changes:
 /// `&txn` goes wherever a connection does.
 pub struct WriteTransaction {
-    // Declared first, so dropped first: an unfinished savepoint's rollback is queued on the
-    // connection before the writer learns the turn is over and starts the next one.
-    txn: DatabaseTransaction,
+    // Declared first, so dropped first: the writer may commit the group only once no member
+    // holds its transaction any more.
+    txn: Txn,
     turn: Option<Turn>,
 }
 
-/// A member's link to the writer while its savepoint is open.
-struct Turn {
-    /// Sent once the savepoint is released; dropped unsent when it was rolled back.
-    over: oneshot::Sender<TurnEnd>,
-    /// The group's commit, as a message (`DbErr` cannot be cloned for every member).
-    outcome: oneshot::Receiver<Result<(), String>>,
+enum Txn {
+    /// A transaction of its own.
+    Own(DatabaseTransaction),
+    /// The group's transaction, inside the savepoint the writer opened for this turn.
+    Group(Arc<DatabaseTransaction>),
 }
 
-enum TurnEnd {
-    Released,
-    /// The savepoint could not be released: the group's transaction is not to be trusted.
-    ReleaseFailed,
+/// A member's link to the writer while its turn runs.
+struct Turn {
+    /// Sent when the member commits; dropped unsent when it fails, and the writer rolls its
+    /// savepoint back.
+    done: oneshot::Sender<()>,
+    /// The group's commit, as a message (`DbErr` cannot be cloned for every member).
+    outcome: oneshot::Receiver<Result<(), String>>,
 }
 
 impl Deref for WriteTransaction {
     type Target = DatabaseTransaction;
 
     fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
+        match &self.txn {
+            Txn::Own(txn) => txn,
+            Txn::Group(group) => group,
+        }
     }
 }
 
@@ -113,27 +119,27 @@ impl Deref for WriteTransaction {
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTransaction {
     fn get_database_backend(&self) -> DbBackend {
-        self.txn.get_database_backend()
+        self.deref().get_database_backend()
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
+        self.deref().execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
+        self.deref().execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
+        self.deref().query_one_raw(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
+        self.deref().query_all_raw(stmt).await
     }
 
     fn support_returning(&self) -> bool {
-        self.txn.support_returning()
+        self.deref().support_returning()
     }
 }
 
@@ -141,16 +147,15 @@ impl WriteTransaction {
     /// Commits; on SQLite, returns once the group holding this change has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
         let WriteTransaction { txn, turn } = self;
-        let released = txn.commit().await;
-        let Some(turn) = turn else {
-            return released;
+        let (txn, turn) = match (txn, turn) {
+            (Txn::Own(txn), _) => return txn.commit().await,
+            (txn, Some(turn)) => (txn, turn),
+            (Txn::Group(_), None) => return Err(writer_stopped()),
         };
-        let end = match released {
-            Ok(()) => TurnEnd::Released,
-            Err(_) => TurnEnd::ReleaseFailed,
-        };
-        let _ = turn.over.send(end);
-        released?;
+        drop(txn);
+        // The savepoint stays open: the group's COMMIT commits it with the rest, so releasing
+        // it would cost a round trip to the writer's thread and change nothing.
+        let _ = turn.done.send(());
         match turn.outcome.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(message)) => Err(DbErr::Custom(message)),
@@ -161,7 +166,7 @@ impl WriteTransaction {
 
 async fn alone(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
     Ok(WriteTransaction {
-        txn: db.begin().await?,
+        txn: Txn::Own(db.begin().await?),
         turn: None,
     })
 }
@@ -175,7 +180,7 @@ fn writer_stopped() -> DbErr {
 async fn run_writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<TurnRequest>) {
     while let Some(first) = queue.recv().await {
         let group = match db.begin().await {
-            Ok(group) => group,
+            Ok(group) => Arc::new(group),
             Err(error) => {
                 let _ = first.send(Err(error));
                 continue;
@@ -186,10 +191,10 @@ async fn run_writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<T
         let mut next = Some(first);
         while let Some(request) = next.take() {
             match take_turn(&group, request).await {
-                Taken::Released(outcome) => members.push(outcome),
+                Taken::Done(outcome) => members.push(outcome),
                 Taken::Skipped => {}
                 // Its savepoint was rolled back. SQLite rolls back a whole transaction on some
-                // errors (disk full, I/O), after which the savepoint no longer exists: the group
+                // errors (disk full, I/O), after which the savepoints are gone too: the group
                 // ends here, so that such a loss fails the commit below instead of going unseen
                 // under the next member's savepoint (which would open a new transaction).
                 Taken::RolledBack => break,
@@ -202,11 +207,15 @@ async fn run_writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<T
                 next = queue.try_recv().ok();
             }
         }
-        let outcome = if intact {
-            group.commit().await.map_err(|error| error.to_string())
-        } else {
-            let _ = group.rollback().await;
-            Err("a savepoint in the group could not be released".to_owned())
+        // Every member has let go of the transaction before telling the writer it is done.
+        let outcome = match Arc::try_unwrap(group) {
+            Ok(group) if intact => group.commit().await.map_err(|error| error.to_string()),
+            Ok(group) => {
+                let _ = group.rollback().await;
+                Err("a savepoint in the group could not be opened or rolled back".to_owned())
+            }
+            // Dropping the last holder rolls it back.
+            Err(_) => Err("a member still held the group's transaction".to_owned()),
         };
         if let Err(message) = &outcome {
             log::error!("a group of {} writes failed: {message}", members.len());
@@ -219,45 +228,51 @@ async fn run_writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<T
 
 enum Taken {
     /// Its change is in the group; the sender tells it how the group ended.
-    Released(oneshot::Sender<Result<(), String>>),
+    Done(oneshot::Sender<Result<(), String>>),
     /// Gone before its turn: nothing was written.
     Skipped,
-    /// Dropped its savepoint without committing (it failed): its changes are rolled back.
+    /// Failed (dropped its turn without committing): its savepoint is rolled back.
     RolledBack,
-    /// A savepoint could not be opened or released: the group's transaction is not trusted.
+    /// A savepoint could not be opened or rolled back: the group's transaction is not trusted.
     Broken,
 }
 
-/// Gives one request a savepoint and waits until it has released or dropped it.
-async fn take_turn(group: &DatabaseTransaction, request: TurnRequest) -> Taken {
+/// Savepoints nest: each member's opens inside the one before, and a rollback to the name
+/// undoes the latest member's changes alone.
+const OPEN_TURN: &str = "SAVEPOINT group_member";
+const UNDO_TURN: &str = "ROLLBACK TO group_member";
+
+/// Gives one request a savepoint and waits until it has committed or dropped its turn.
+async fn take_turn(group: &Arc<DatabaseTransaction>, request: TurnRequest) -> Taken {
     if request.is_closed() {
         return Taken::Skipped;
     }
-    let savepoint = match group.begin().await {
-        Ok(savepoint) => savepoint,
-        Err(error) => {
-            let _ = request.send(Err(error));
-            return Taken::Broken;
-        }
-    };
-    let (over, turn_over) = oneshot::channel();
+    if let Err(error) = group.execute_unprepared(OPEN_TURN).await {
+        let _ = request.send(Err(error));
+        return Taken::Broken;
+    }
+    let (done, turn_done) = oneshot::channel();
     let (outcome, told) = oneshot::channel();
     let granted = WriteTransaction {
-        txn: savepoint,
+        txn: Txn::Group(Arc::clone(group)),
         turn: Some(Turn {
-            over,
+            done,
             outcome: told,
         }),
     };
-    // Refused only when the request went away meanwhile: dropping what it would have got rolls
-    // its empty savepoint back.
+    // Refused only when the request went away meanwhile: it wrote nothing.
     if request.send(Ok(granted)).is_err() {
         return Taken::Skipped;
     }
-    match turn_over.await {
-        Ok(TurnEnd::Released) => Taken::Released(outcome),
-        Ok(TurnEnd::ReleaseFailed) => Taken::Broken,
-        Err(_) => Taken::RolledBack,
+    match turn_done.await {
+        Ok(()) => Taken::Done(outcome),
+        Err(_) => match group.execute_unprepared(UNDO_TURN).await {
+            Ok(_) => Taken::RolledBack,
+            Err(error) => {
+                log::error!("a failed write could not be rolled back alone: {error}");
+                Taken::Broken
+            }
+        },
     }
 }
 
