@@ -1,10 +1,10 @@
 //! The role a caller acts with in an organization, read from the database on every request.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
 
 use crate::auth::Caller;
 use crate::domain::Role;
-use crate::entities::membership;
+use crate::entities::{membership, organization};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -125,6 +125,29 @@ pub async fn managing_own_organization<C: ConnectionTrait>(
         Role::manages_members,
     )
     .await
+}
+
+/// `managing_own_organization` for a change to the organization's own row: the caller's
+/// membership and the organization are read in one query and locked until the transaction ends
+/// (PostgreSQL, MariaDB; SQLite's single writer serialises anyway), so a concurrent change to
+/// either waits.
+pub async fn managing_own_organization_row<C: ConnectionTrait>(
+    db: &C,
+    caller: &Caller,
+) -> Result<(Acting, organization::Model), ApiError> {
+    let found = find_live_membership(caller.organization_id, caller.user.id)
+        // An inner join: PostgreSQL locks no row on the nullable side of an outer one.
+        .inner_join(organization::Entity)
+        .select_also(organization::Entity)
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    let (membership, organization) = found.unzip();
+    let acting = check(membership, OrganizationRef::Token, Role::manages_members)?;
+    let organization = organization
+        .flatten()
+        .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))?;
+    Ok((acting, organization))
 }
 
 /// `managing_own_organization` for requests that only read (see `acting_now`).

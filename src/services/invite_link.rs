@@ -1,11 +1,11 @@
 //! The organization's shareable invite link: read it, reset it, look a token up.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 
 use serde_json::json;
 
-use super::access::{managing_now, managing_own_organization};
+use super::access::{managing_now, managing_own_organization_row};
 use super::audit::{self, AuditEntry, fingerprint};
 use super::invitations;
 use crate::auth::Caller;
@@ -29,14 +29,10 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     let txn = state.writes.begin().await?;
-    managing_own_organization(&txn, caller).await?;
-    // Locked (PostgreSQL, MariaDB) so that of two resets at once the second waits and records
-    // the link the first made as the one it replaced.
-    let organization = organization::Entity::find_by_id(caller.organization_id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))?;
+    // Locked (PostgreSQL, MariaDB; SQLite's single writer serialises anyway) so that of two
+    // resets at once the second waits and records the link the first made as the one it
+    // replaced.
+    let (_, organization) = managing_own_organization_row(&txn, caller).await?;
     let before = fingerprint(&organization.invite_token);
     let mut active: organization::ActiveModel = organization.into();
     active.invite_token = Set(random_url_token());
