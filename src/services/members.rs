@@ -7,6 +7,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
 };
 
+use chrono::NaiveDateTime;
 use serde_json::json;
 
 use super::access::{
@@ -207,11 +208,16 @@ async fn read_member<C: ConnectionTrait>(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Option<Member>, ApiError> {
-    Ok(find_live_membership(organization_id, user_id)
-        .join(JoinType::InnerJoin, membership::Relation::User.def())
+    Ok(member_with_user(organization_id, user_id)
         .into_partial_model::<Member>()
         .one(db)
         .await?)
+}
+
+/// A live membership joined to its user, as [`Member`] reads it.
+fn member_with_user(organization_id: i32, user_id: i32) -> Select<membership::Entity> {
+    find_live_membership(organization_id, user_id)
+        .join(JoinType::InnerJoin, membership::Relation::User.def())
 }
 
 /// Sets a member's role: activates a pending user, changes a role, or deactivates with `DI`.
@@ -224,11 +230,13 @@ pub async fn assign_role(
 ) -> Result<Member, ApiError> {
     let txn = state.writes.begin().await?;
     let acting = managing(&txn, caller, organization_id).await?;
-    let target = locked_target(&txn, organization_id, user_id).await?;
-    let current = stored_role(&target.role)?;
+    let mut member = locked_member(&txn, organization_id, user_id).await?;
+    let current = stored_role(&member.role)?;
     Role::check_grant(acting.role, caller.user.id, user_id, current, role).map_err(refusal)?;
-    let updated = set_role(&txn, target, role).await?;
-    let member = with_user(&txn, updated).await?;
+    // The member was read with its user before the change, so the answer needs no second read.
+    let at = change_role(&txn, member.id, organization_id, current, role).await?;
+    member.role = role.code().to_owned();
+    member.updated_at = Timestamp(at);
     let entry = AuditEntry::new(
         organization_id,
         AuditAction::MemberRoleChanged,
@@ -352,34 +360,67 @@ async fn managing<C: ConnectionTrait>(
     .await
 }
 
-/// Changes a live membership's role from the role it was read with. A concurrent change in
-/// between (two transfers at once, two people assigning one member) makes this a 409 rather
-/// than a silent overwrite: on every backend the UPDATE waits for the other transaction and
-/// then matches nothing.
+/// Changes a live membership's role from the role it was read with (see [`change_role`]).
 async fn set_role<C: ConnectionTrait>(
     db: &C,
     membership: membership::Model,
     role: Role,
 ) -> Result<membership::Model, ApiError> {
+    let previous = stored_role(&membership.role)?;
+    let at = change_role(
+        db,
+        membership.id,
+        membership.organization_id,
+        previous,
+        role,
+    )
+    .await?;
+    Ok(membership::Model {
+        role: role.code().to_owned(),
+        updated_at: at,
+        ..membership
+    })
+}
+
+/// Changes a live membership's role from `previous`, and the per-role counts with it; returns
+/// when. A concurrent change in between (two transfers at once, two people assigning one
+/// member) makes this a 409 rather than a silent overwrite: on every backend the UPDATE waits
+/// for the other transaction and then matches nothing.
+async fn change_role<C: ConnectionTrait>(
+    db: &C,
+    membership_id: i32,
+    organization_id: i32,
+    previous: Role,
+    role: Role,
+) -> Result<NaiveDateTime, ApiError> {
     let at = now();
     let updated = membership::Entity::update_many()
         .col_expr(membership::Column::Role, Expr::value(role.code()))
         .col_expr(membership::Column::UpdatedAt, Expr::value(at))
-        .filter(membership::Column::Id.eq(membership.id))
-        .filter(membership::Column::Role.eq(membership.role.as_str()))
+        .filter(membership::Column::Id.eq(membership_id))
+        .filter(membership::Column::Role.eq(previous.code()))
         .filter(membership::Column::DeletedAt.is_null())
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
         return Err(changed_meanwhile());
     }
-    let previous = stored_role(&membership.role)?;
-    member_counts::shift(db, membership.organization_id, Some(previous), Some(role)).await?;
-    Ok(membership::Model {
-        role: role.code().to_owned(),
-        updated_at: at,
-        ..membership
-    })
+    member_counts::shift(db, organization_id, Some(previous), Some(role)).await?;
+    Ok(at)
+}
+
+/// [`locked_target`] read with its user, for a change that answers with the member.
+async fn locked_member<C: ConnectionTrait>(
+    db: &C,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<Member, ApiError> {
+    member_with_user(organization_id, user_id)
+        .lock_exclusive()
+        .into_partial_model::<Member>()
+        .one(db)
+        .await?
+        .ok_or_else(not_a_member)
 }
 
 /// The target membership, locked until the transaction ends (PostgreSQL and MariaDB; SQLite's
