@@ -157,6 +157,8 @@ async fn assigning_a_role_activates_a_pending_user_at_once() {
     )
     .await;
     assert_eq!(one["role"], "AD");
+    // The answer to the change is the member as stored, its updated_at among it.
+    assert_eq!(one, member);
 }
 
 #[tokio::test]
