@@ -6,8 +6,7 @@ use clap::Parser;
 
 /// mimalloc hands large blocks back to the system: glibc's malloc kept every Argon2 hash's
 /// memory (then 19 MiB) in the arena of the thread that computed it, which took a login burst to
-/// 200+ MiB. Its version 2 (the `v2` feature) frees a hash's 7 MiB when the hash ends; version 3
-/// kept each hashing thread's last one until that thread hashed again (BENCHMARKS.md).
+/// 200+ MiB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
