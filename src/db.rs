@@ -20,23 +20,15 @@ pub const DEFAULT_ORGANIZATION_KEY: &str = "default_organization_id";
 /// Key of the generated JWT secret, used when `JWT_SECRET` is not set.
 pub const JWT_SECRET_KEY: &str = "jwt_secret";
 
-/// The pools: one for writes and transactions, one for plain reads (the same pool except on
-/// SQLite).
-pub struct Pools {
-    pub writes: DatabaseConnection,
-    pub reads: DatabaseConnection,
-}
-
-/// Opens the pools. SQLite's writer is a single connection: one writer at a time is SQLite's own
-/// rule, and one connection keeps transactions from failing with `SQLITE_BUSY` when two of them
-/// upgrade to write locks at once. Its readers are read-only connections, parallel under WAL.
-pub async fn connect_pools(settings: &Settings) -> Result<Pools, DbErr> {
-    let writes = connect(settings).await?;
+/// The pool for plain reads: on SQLite, read-only connections, parallel under WAL (SQLite's
+/// writer is a single connection, see [`connect`]); elsewhere `writes` itself. Opened after the
+/// migrations: a reader loads the schema as it connects (its `cache_size` pragma needs it).
+pub async fn connect_reads(
+    settings: &Settings,
+    writes: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
     if !settings.is_sqlite() {
-        return Ok(Pools {
-            reads: writes.clone(),
-            writes,
-        });
+        return Ok(writes.clone());
     }
     let options: SqliteConnectOptions = settings
         .database_url
@@ -53,14 +45,12 @@ pub async fn connect_pools(settings: &Settings) -> Result<Pools, DbErr> {
                 .read_only(true)
                 .create_if_missing(false)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10)),
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", READER_CACHE_SIZE),
         )
         .await
         .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-    Ok(Pools {
-        writes,
-        reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(pool),
-    })
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
 /// The pool for work done outside requests: the email sender and housekeeping. Network
@@ -137,7 +127,9 @@ fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
     options
 }
 
-/// Opens the writer pool (SQLite: WAL, foreign keys, a busy timeout, one connection). On
+/// Opens the writer pool (SQLite: WAL, foreign keys, a busy timeout, one connection: one writer
+/// at a time is SQLite's own rule, and one connection keeps transactions from failing with
+/// `SQLITE_BUSY` when two of them upgrade to write locks at once). On
 /// PostgreSQL and MariaDB this is the start-up pool (migrations, CLI commands, tests): requests
 /// go through the workers' pools (`worker_pool`), so it keeps no connection open once idle.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
@@ -217,6 +209,14 @@ pub async fn missing_sqlite_build_options<C: ConnectionTrait>(
 /// turn: with 32 clients on 2 cores, `GET /api/invite` gave 14,000 req/s with 4 readers, 17,500
 /// with 8, 21,500 with 16 and 20,500 with 32 (BENCHMARKS.md).
 const SQLITE_READERS: u32 = 16;
+
+/// Each reader's page cache: 256 KiB (a negative `cache_size` is in KiB) instead of SQLite's
+/// 2 MiB. The file's pages stay in the kernel's cache, which all readers share; a private cache
+/// per reader mostly holds copies. Measured (BENCHMARKS.md, session 7): during bulk invites, whose
+/// commits keep replacing the pages readers cached, the service grew 42 -> 54 MiB with 2 MiB and
+/// 42 -> 50 with 256 KiB; the members page was as fast at 1,000 and 100,000 members, the search of
+/// 100,000 members about 10% slower.
+const READER_CACHE_SIZE: &str = "-256";
 
 /// A network connection idle this long may have been dropped by the server or a proxy: it is
 /// pinged before use. Busy connections are not (a ping on every checkout doubles the round trips).

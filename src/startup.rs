@@ -84,9 +84,9 @@ impl Application {
 
 /// Connects, migrates and resolves the JWT secret: everything a request or a command needs.
 pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, sea_orm::DbErr> {
-    let pools = db::connect_pools(&settings).await?;
-    let db = pools.writes;
+    let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
+    let reads = db::connect_reads(&settings, &db).await?;
     let secret = jwt_secret(&db, &settings).await?;
     let background = db::connect_background(&settings, &db).await?;
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
@@ -95,7 +95,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     Ok(web::Data::new(AppState {
         writes: Writes::new(db.clone()),
         db,
-        reads: pools.reads,
+        reads,
         background,
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
