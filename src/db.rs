@@ -205,9 +205,9 @@ pub async fn missing_sqlite_build_options<C: ConnectionTrait>(
 }
 
 /// Read-only SQLite connections, opened as concurrent reads need them (each has its own thread
-/// and page cache, about 1 MiB). Too few and requests queue in the pool, waking one another in
-/// turn: with 32 clients on 2 cores, `GET /api/invite` gave 14,000 req/s with 4 readers, 17,500
-/// with 8, 21,500 with 16 and 20,500 with 32 (BENCHMARKS.md).
+/// and page cache, see [`READER_CACHE_SIZE`]). Too few and requests queue in the pool, waking
+/// one another in turn: with 32 clients on 2 cores, `GET /api/invite` gave 14,000 req/s with 4
+/// readers, 17,500 with 8, 21,500 with 16 and 20,500 with 32 (BENCHMARKS.md).
 const SQLITE_READERS: u32 = 16;
 
 /// Each reader's page cache: 256 KiB (a negative `cache_size` is in KiB) instead of SQLite's

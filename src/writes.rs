@@ -81,18 +81,18 @@ impl Writes {
 
 /// A transaction (or, on SQLite, a turn in the writer's group) for one request's changes:
 /// `&txn` goes wherever a connection does.
-pub struct WriteTransaction {
-    // Declared first, so dropped first: the writer may commit the group only once no member
-    // holds its transaction any more.
-    txn: Txn,
-    turn: Option<Turn>,
-}
+pub struct WriteTransaction(Txn);
 
 enum Txn {
     /// A transaction of its own.
     Own(DatabaseTransaction),
     /// The group's transaction, inside the savepoint the writer opened for this turn.
-    Group(Arc<DatabaseTransaction>),
+    Turn {
+        // Declared first, so dropped first: the writer may commit the group only once no
+        // member holds its transaction any more.
+        group: Arc<DatabaseTransaction>,
+        turn: Turn,
+    },
 }
 
 /// A member's link to the writer while its turn runs.
@@ -108,9 +108,9 @@ impl Deref for WriteTransaction {
     type Target = DatabaseTransaction;
 
     fn deref(&self) -> &DatabaseTransaction {
-        match &self.txn {
+        match &self.0 {
             Txn::Own(txn) => txn,
-            Txn::Group(group) => group,
+            Txn::Turn { group, .. } => group,
         }
     }
 }
@@ -146,13 +146,13 @@ impl ConnectionTrait for WriteTransaction {
 impl WriteTransaction {
     /// Commits; on SQLite, returns once the group holding this change has committed.
     pub async fn commit(self) -> Result<(), DbErr> {
-        let WriteTransaction { txn, turn } = self;
-        let (txn, turn) = match (txn, turn) {
-            (Txn::Own(txn), _) => return txn.commit().await,
-            (txn, Some(turn)) => (txn, turn),
-            (Txn::Group(_), None) => return Err(writer_stopped()),
+        let turn = match self.0 {
+            Txn::Own(txn) => return txn.commit().await,
+            Txn::Turn { group, turn } => {
+                drop(group);
+                turn
+            }
         };
-        drop(txn);
         // The savepoint stays open: the group's COMMIT commits it with the rest, so releasing
         // it would cost a round trip to the writer's thread and change nothing.
         let _ = turn.done.send(());
@@ -165,10 +165,7 @@ impl WriteTransaction {
 }
 
 async fn alone(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
-    Ok(WriteTransaction {
-        txn: Txn::Own(db.begin().await?),
-        turn: None,
-    })
+    Ok(WriteTransaction(Txn::Own(db.begin().await?)))
 }
 
 fn writer_stopped() -> DbErr {
@@ -253,13 +250,13 @@ async fn take_turn(group: &Arc<DatabaseTransaction>, request: TurnRequest) -> Ta
     }
     let (done, turn_done) = oneshot::channel();
     let (outcome, told) = oneshot::channel();
-    let granted = WriteTransaction {
-        txn: Txn::Group(Arc::clone(group)),
-        turn: Some(Turn {
+    let granted = WriteTransaction(Txn::Turn {
+        group: Arc::clone(group),
+        turn: Turn {
             done,
             outcome: told,
-        }),
-    };
+        },
+    });
     // Refused only when the request went away meanwhile: it wrote nothing.
     if request.send(Ok(granted)).is_err() {
         return Taken::Skipped;
