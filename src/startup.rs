@@ -12,7 +12,7 @@ use futures_util::TryFutureExt;
 use futures_util::future::Either;
 use sea_orm::DatabaseConnection;
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::JwtKeys;
 use crate::db;
@@ -20,6 +20,7 @@ use crate::domain::token::random_url_token;
 use crate::email::sender::EmailSender;
 use crate::idempotency::IdempotencySecret;
 use crate::maintenance;
+use crate::openapi::ServedSpec;
 use crate::rate_limit::RateLimits;
 use crate::request_context;
 use crate::routes::extractors::{hostile_query, json_config, path_config, query_config};
@@ -127,9 +128,14 @@ async fn jwt_secret(
     }
 }
 
+/// Where the OpenAPI document is served, and where the docs UI loads it from.
+const SPEC_PATH: &str = "/api/openapi.json";
+
 fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let spec = crate::openapi::spec();
     let routes = web::Data::new(KnownRoutes::from_spec(&spec));
+    let served_spec = web::Data::new(ServedSpec::new(&spec).map_err(std::io::Error::other)?);
+    drop(spec);
     let max_body = state.settings.max_body_bytes;
     // Set explicitly (one per core unless `WORKERS` says otherwise): each worker's database pool
     // takes its share of the connections by this count.
@@ -156,7 +162,9 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .app_data(json_config(max_body))
             .app_data(query_config())
             .app_data(path_config())
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", spec.clone()))
+            .app_data(served_spec.clone())
+            .route(SPEC_PATH, web::get().to(crate::openapi::serve))
+            .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from(SPEC_PATH)))
             .default_service(web::to(no_route))
             .wrap_fn(|mut req, service| {
                 trim_trailing_slash(&mut req);

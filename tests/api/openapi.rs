@@ -38,11 +38,25 @@ async fn the_spec_is_served_as_openapi_3_1_and_the_docs_work_offline() {
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is documented");
     }
+    assert_eq!(
+        spec,
+        serde_json::to_value(org_members::openapi::spec()).expect("spec as JSON"),
+        "the served document is the generated one"
+    );
     let docs = app.request(Method::GET, "/docs/", None, None).await;
     assert_eq!(docs.status(), StatusCode::OK);
     let html = docs.text().await.expect("html");
     assert!(
         !html.contains("cdn"),
         "the docs UI loads nothing from a CDN"
+    );
+    let initializer = app
+        .request(Method::GET, "/docs/swagger-initializer.js", None, None)
+        .await;
+    assert_eq!(initializer.status(), StatusCode::OK);
+    let script = initializer.text().await.expect("script");
+    assert!(
+        script.contains("\"/api/openapi.json\""),
+        "the docs UI loads the served document: {script}"
     );
 }
