@@ -88,6 +88,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     let db = db::connect(&settings).await?;
     db::migrate(&db).await?;
     let reads = db::connect_reads(&settings, &db).await?;
+    let searches = db::connect_searches(&settings, &reads).await?;
     let secret = jwt_secret(&db, &settings).await?;
     let background = db::connect_background(&settings, &db).await?;
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
@@ -97,6 +98,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         writes: Writes::new(db.clone()),
         db,
         reads,
+        searches,
         background,
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),

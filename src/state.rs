@@ -20,6 +20,9 @@ pub struct AppState {
     /// Plain reads outside transactions. On SQLite, a pool of read-only connections that read
     /// in parallel under WAL; elsewhere the same pool as `db`.
     pub reads: DatabaseConnection,
+    /// Member searches. On SQLite, read-only connections of their own, one per core (see
+    /// `db::connect_searches`); elsewhere the same pool as `reads`.
+    pub searches: DatabaseConnection,
     /// The email sender and housekeeping, outside requests (see `db::connect_background`).
     pub background: DatabaseConnection,
     pub settings: Settings,
@@ -36,7 +39,8 @@ impl AppState {
         AppState {
             writes: Writes::new(db.clone()),
             db: db.clone(),
-            reads: db,
+            reads: db.clone(),
+            searches: db,
             ..self.clone()
         }
     }

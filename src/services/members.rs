@@ -116,14 +116,18 @@ pub async fn list(
     .await?;
     let backend = state.reads.get_database_backend();
     // Without a search the maintained per-role counts answer at once; a search counts its
-    // matches.
-    let count = match query.search {
-        None => member_counts::total(&state.reads, organization_id, &query.roles).await?,
-        Some(_) => {
+    // matches, on the connections kept for searches.
+    let (db, count) = match query.search {
+        None => (
+            &state.reads,
+            member_counts::total(&state.reads, organization_id, &query.roles).await?,
+        ),
+        Some(_) => (
+            &state.searches,
             matching_members(backend, organization_id, query)
-                .count(&state.reads)
-                .await?
-        }
+                .count(&state.searches)
+                .await?,
+        ),
     };
     let members = sorted(
         matching_members(backend, organization_id, query),
@@ -132,7 +136,7 @@ pub async fn list(
     .offset(query.page.offset())
     .limit(query.page.page_size)
     .into_partial_model::<Member>()
-    .all(&state.reads)
+    .all(db)
     .await?;
     Ok(MemberPage { count, members })
 }
