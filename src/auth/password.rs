@@ -4,11 +4,12 @@
 //! a burst of logins queues instead of spawning a blocking thread (and a malloc arena that keeps
 //! its memory) per request, which would buy no throughput and cost tens of megabytes.
 
+use std::cell::RefCell;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::ApiError;
 
@@ -79,9 +80,7 @@ async fn on_hashing_thread<T: Send + 'static>(
 /// Hashes `password` with Argon2id and a random salt, as a PHC string.
 pub async fn hash(password: String) -> Result<String, ApiError> {
     on_hashing_thread(move || {
-        argon2()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
+        hash_now(password.as_bytes())
             .map_err(|error| ApiError::Internal(format!("password hashing failed: {error}")))
     })
     .await?
@@ -90,12 +89,68 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 /// Whether `password` matches `phc_hash`, checked with the parameters the hash names. A
 /// malformed stored hash never matches.
 pub async fn verify(password: String, phc_hash: String) -> Result<bool, ApiError> {
-    on_hashing_thread(move || {
-        argon2()
-            .verify_password(password.as_bytes(), phc_hash.as_str())
-            .is_ok()
+    on_hashing_thread(move || matches_now(password.as_bytes(), &phc_hash)).await
+}
+
+thread_local! {
+    /// This hashing thread's Argon2 memory, kept from one hash to the next. With a fresh 7 MiB
+    /// per hash, mimalloc touched new pages before it let go of the last hash's: a burst of
+    /// logins took the service 7-8 MiB above where it settled (BENCHMARKS.md, session 8).
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Computes `argon2`'s output for `password` and `salt` into `out`, in this thread's memory
+/// (resized, old memory first let go, only for a hash made with other parameters).
+fn compute(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
+    MEMORY.with_borrow_mut(|memory| {
+        let blocks = argon2.params().block_count();
+        if memory.len() != blocks {
+            *memory = Vec::new();
+            memory.resize(blocks, Block::new());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, memory.as_mut_slice())
     })
-    .await
+}
+
+/// What `PasswordHasher::hash_password` makes, computed in the kept memory.
+fn hash_now(password: &[u8]) -> argon2::password_hash::Result<String> {
+    let salt = Salt::generate();
+    let mut out = [0; Params::DEFAULT_OUTPUT_LEN];
+    compute(&argon2(), password, salt.as_ref(), &mut out)?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&PARAMS)?,
+        salt: Some(salt),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(hash.to_string())
+}
+
+/// What `PasswordVerifier::verify_password` decides, computed in the kept memory: the hash's
+/// own algorithm, version and parameters, and the crate's constant-time comparison of outputs.
+fn matches_now(password: &[u8], phc_hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc_hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let algorithm = Algorithm::new(parsed.algorithm.as_str());
+    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, Params::try_from(&parsed))
+    else {
+        return false;
+    };
+    let mut out = vec![0; expected.len()];
+    compute(
+        &Argon2::new(algorithm, version, params),
+        password,
+        salt.as_ref(),
+        &mut out,
+    )
+    .is_ok()
+        && Output::new(&out).is_ok_and(|computed| computed == *expected)
 }
 
 /// Whether `phc_hash` was made otherwise than `hash` makes hashes now (another algorithm,
@@ -114,6 +169,8 @@ pub fn needs_rehash(phc_hash: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use argon2::{PasswordHasher, PasswordVerifier};
+
     use super::*;
 
     #[tokio::test]
@@ -157,5 +214,32 @@ mod tests {
             .to_string();
         assert!(older_version.contains("$v=16$"), "{older_version}");
         assert!(needs_rehash(&older_version));
+        for (password, stored, matches) in [
+            ("correct horse", &older_version, true),
+            ("wrong horse", &older, false),
+            ("wrong horse", &older_version, false),
+        ] {
+            let verified = verify(password.into(), stored.clone()).await.expect("runs");
+            assert_eq!(verified, matches, "{password} against {stored}");
+        }
+        // Back to the current parameters after the hashing threads computed older ones.
+        let current = hash("correct horse".into()).await.expect("hashes");
+        assert!(verify("correct horse".into(), current).await.expect("runs"));
+    }
+
+    #[test]
+    fn hashes_agree_with_the_argon2_crates_own_hashing_and_verifying() {
+        let ours = hash_now(b"correct horse").expect("hashes");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2().verify_password(b"wrong horse", &parsed).is_err());
+        let theirs = argon2()
+            .hash_password(b"correct horse")
+            .expect("hashes")
+            .to_string();
+        assert!(matches_now(b"correct horse", &theirs));
+        assert!(!matches_now(b"wrong horse", &theirs));
+        let truncated = &theirs[..theirs.len() - 4];
+        assert!(!matches_now(b"correct horse", truncated));
     }
 }
