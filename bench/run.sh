@@ -111,7 +111,7 @@ load "GET memberships?search=member12" "$connections" "$M?search=member12"
 load "GET memberships/{user_id}" "$connections" "$M/$target"
 load "PATCH memberships (role)" "$connections" "$M" PATCH "{\"user_id\": $target, \"role\": \"RE\"}"
 load "POST /api/invite/reset-token" "$connections" "$B/api/invite/reset-token" POST '{}'
-# The peak before the password hashes: each hash in flight adds its 7 MiB (one per core).
+# The peak before the password hashes: each hashing thread (one per core) keeps its 7 MiB.
 rss_before_login_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
 load "POST /api/auth/login (Argon2id)" "$connections" "$B/api/auth/login" POST "$login"
 load "POST /api/invite/send-email (100 new addresses)" 8 "$B/api/invite/send-email" SCRIPT bench/send_email.lua
@@ -147,7 +147,7 @@ sent_count=$(sent_so_far)
   echo
   cat "$results"
   echo
-  echo "- peak resident memory: $((rss_before_login_kib / 1024)) MiB before the login run, $((rss_kib / 1024)) MiB in all (Argon2id takes 7 MiB per hash in flight)"
+  echo "- peak resident memory: $((rss_before_login_kib / 1024)) MiB before the login run, $((rss_kib / 1024)) MiB in all (Argon2id: 7 MiB kept by each hashing thread, one per core)"
   echo "- start to ready on a migrated database: $(printf '%.3f' "$first_ready_seconds") s"
   echo "- seeding: $(printf '%.1f' "$seed_seconds") s"
   echo "- email sender: $sent_count messages in $(printf '%.1f' "$drain_seconds") s ($(echo "$sent_count / $drain_seconds" | bc) messages/s, EMAIL_CONCURRENCY=8, a discarding SMTP server on loopback; $queued were queued)"

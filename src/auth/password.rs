@@ -1,8 +1,9 @@
 //! Argon2id password hashing, off the async executor on a few dedicated threads.
 //!
-//! Each hash takes 7 MiB and a core for tens of milliseconds. One thread per core does them all:
-//! a burst of logins queues instead of spawning a blocking thread (and a malloc arena that keeps
-//! its memory) per request, which would buy no throughput and cost tens of megabytes.
+//! Each hash takes 7 MiB and a core for tens of milliseconds. One thread per core does them all,
+//! each in the same 7 MiB every time: a burst of logins queues instead of spawning a blocking
+//! thread (and a malloc arena that keeps its memory) per request, which would buy no throughput
+//! and cost tens of megabytes.
 
 use std::cell::RefCell;
 use std::sync::mpsc::{Receiver, Sender, channel};
