@@ -96,7 +96,7 @@ pub async fn verify(password: String, phc_hash: String) -> Result<bool, ApiError
 thread_local! {
     /// This hashing thread's Argon2 memory, kept from one hash to the next. With a fresh 7 MiB
     /// per hash, mimalloc touched new pages before it let go of the last hash's: a burst of
-    /// logins took the service 7-8 MiB above where it settled (BENCHMARKS.md, session 8).
+    /// logins took the service up to 15 MiB above where it settled (BENCHMARKS.md, session 8).
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
