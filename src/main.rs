@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc hands large blocks back to the system: glibc's malloc kept every Argon2 hash's
-/// memory (then 19 MiB) in the arena of the thread that computed it, which took a login burst to
-/// 200+ MiB.
+/// mimalloc was chosen when every password hash allocated its own memory: glibc's malloc kept
+/// each (then 19 MiB) in the arena of the thread that computed it, and a login burst took the
+/// service to 200+ MiB. The hashing threads now keep theirs (`auth::password`). Measured again
+/// then (BENCHMARKS.md, session 8), glibc left the service 5 MiB smaller after logins but served
+/// single-row reads up to a quarter slower, so mimalloc stays.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
