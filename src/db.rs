@@ -171,9 +171,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .max_connections(1)
             .test_before_acquire(false) // as for the readers
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await
-            .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+            // Kept for the pool's life: its thread shares a CPU with the writer task. One opened
+            // later (only after an error closed this one) would work, with slower hand-offs.
+            .idle_timeout(None)
+            .max_lifetime(None);
+        let pool = open_on_writer_cpu(pool, options).await?;
         let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
         let missing = missing_sqlite_build_options(&db).await?;
         if !missing.is_empty() {
@@ -198,6 +200,31 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             STARTUP_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Opens SQLite's writer pool from a thread on the writer task's CPU: the connection's thread,
+/// which sqlx starts as it connects, inherits that CPU (see `crate::affinity`).
+async fn open_on_writer_cpu(
+    pool: SqlitePoolOptions,
+    options: SqliteConnectOptions,
+) -> Result<sea_orm::sqlx::SqlitePool, DbErr> {
+    let (opened, pool_opened) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| DbErr::Custom(format!("cannot open the SQLite writer: {error}")))?;
+    crate::affinity::spawn_on(
+        "sqlite-open",
+        crate::affinity::sqlite_writer_cpu(),
+        move || {
+            let _ = opened.send(runtime.block_on(pool.connect_with(options)));
+        },
+    )
+    .map_err(|error| DbErr::Custom(format!("cannot open the SQLite writer: {error}")))?;
+    pool_opened
+        .await
+        .map_err(|_| DbErr::Custom("the SQLite writer's opening thread stopped".into()))?
+        .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))
 }
 
 /// The compile options `.cargo/config.toml` gives the bundled SQLite, each worth a large share

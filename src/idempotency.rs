@@ -101,7 +101,7 @@ pub enum Begun {
 }
 
 /// A request's right to be the one that does the work for its key.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Claim {
     scope: String,
     key: String,

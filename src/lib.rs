@@ -1,6 +1,7 @@
 //! org-members: invite links, email invitations, pending users and role assignment for an
 //! organization, as a stateless JSON REST service compatible with Label Studio's API.
 
+pub mod affinity;
 pub mod auth;
 pub mod cli;
 pub mod db;

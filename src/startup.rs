@@ -95,7 +95,9 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
     Ok(web::Data::new(AppState {
-        writes: Writes::new(db.clone()),
+        writes: Writes::new(db.clone()).map_err(|error| {
+            sea_orm::DbErr::Custom(format!("cannot start the database writer: {error}"))
+        })?,
         db,
         reads,
         searches,
@@ -147,8 +149,10 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let server = HttpServer::new(move || {
-        let state = match db::worker_pool(&state.settings, workers) {
-            Ok(Some(pool)) => web::Data::new(state.for_worker(pool)),
+        let worker_state = db::worker_pool(&state.settings, workers)
+            .and_then(|pool| pool.map(|pool| state.for_worker(pool)).transpose());
+        let state = match worker_state {
+            Ok(Some(worker_state)) => web::Data::new(worker_state),
             Ok(None) => state.clone(),
             Err(error) => {
                 log::warn!("this worker shares the start-up pool: {error}");

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::auth::JwtKeys;
 use crate::idempotency::IdempotencySecret;
@@ -35,14 +35,15 @@ pub struct AppState {
 impl AppState {
     /// This state for one HTTP worker, with the worker's own database pool (see
     /// `db::worker_pool`); everything else, the rate limits among it, stays shared.
-    pub fn for_worker(&self, db: DatabaseConnection) -> AppState {
-        AppState {
-            writes: Writes::new(db.clone()),
+    pub fn for_worker(&self, db: DatabaseConnection) -> Result<AppState, DbErr> {
+        let writes = Writes::new(db.clone()).map_err(|error| DbErr::Custom(error.to_string()))?;
+        Ok(AppState {
+            writes,
             db: db.clone(),
             reads: db.clone(),
             searches: db,
             ..self.clone()
-        }
+        })
     }
 
     /// `<PUBLIC_URL>/user/signup/?token=<token>`, relative when no public URL is configured.

@@ -2,22 +2,26 @@
 //!
 //! On PostgreSQL and MariaDB each is a database transaction of its own. On SQLite, one connection
 //! does all the writing, and each commit waits for its write-ahead log to reach the disk (about
-//! 0.3 ms here) while every other writer waits too. So there the writer commits in groups: a
-//! request that arrives while another's transaction runs joins the next group, each member runs
-//! in turn in a savepoint of the group's one transaction, and all learn the outcome when it
-//! commits. One BEGIN, COMMIT and fsync serve many requests; none is answered before its change
-//! is durable, and one member's failure rolls back its savepoint alone.
+//! 0.3 ms here) while every other writer waits too. So there one writer task runs every write,
+//! in groups: the requests waiting when a transaction begins are its members, each runs in turn
+//! (all but the first in a savepoint of its own), one COMMIT and fsync serve them all, and each
+//! learns its outcome only then. None is answered before its change is durable, and a member's
+//! failure undoes its own changes alone. The task runs on the same CPU as the writer
+//! connection's thread, which it hands every statement to (see `crate::affinity`).
 
-use std::ops::Deref;
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
-/// Begins write transactions; cheap to clone.
+use crate::affinity;
+use crate::request_context::{self, RequestContext};
+
+/// Runs write transactions; cheap to clone.
 #[derive(Clone)]
 pub struct Writes(Route);
 
@@ -25,251 +29,257 @@ pub struct Writes(Route);
 enum Route {
     /// A transaction of its own on the pool (PostgreSQL, MariaDB).
     Alone(DatabaseConnection),
-    /// A turn in the SQLite writer's next group, or a transaction of its own when nothing is
-    /// being written.
-    Grouped {
-        db: DatabaseConnection,
-        requests: mpsc::UnboundedSender<TurnRequest>,
-    },
+    /// The SQLite writer task's queue.
+    Grouped(mpsc::UnboundedSender<Box<dyn Job>>),
 }
-
-/// Where the writer hands a request its savepoint, or the error that kept it from one.
-type TurnRequest = oneshot::Sender<Result<WriteTransaction, DbErr>>;
 
 /// The most members a group takes before it commits: a bound on how long the first waits.
 const MAX_GROUP: usize = 64;
 
 impl Writes {
-    /// Transactions on `db`: grouped when it is SQLite's single writer connection, each on its
-    /// own otherwise. On SQLite, spawns the writer task on the current runtime; it ends when the
-    /// last clone of the returned value is dropped.
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// Transactions on `db`: grouped by a writer task when it is SQLite's single writer
+    /// connection, each on its own otherwise. On SQLite, starts the writer on a thread of its
+    /// own; it ends when the last clone of the returned value is dropped.
+    pub fn new(db: DatabaseConnection) -> std::io::Result<Self> {
         match db.get_database_backend() {
             DbBackend::Sqlite => Self::grouped(db),
-            _ => Self::alone(db),
+            _ => Ok(Self(Route::Alone(db))),
         }
     }
 
-    fn alone(db: DatabaseConnection) -> Self {
-        Self(Route::Alone(db))
+    fn grouped(db: DatabaseConnection) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        affinity::spawn_on("sqlite-writer", affinity::sqlite_writer_cpu(), move || {
+            runtime.block_on(run_writer(db, queue));
+        })?;
+        Ok(Self(Route::Grouped(jobs)))
     }
 
-    fn grouped(db: DatabaseConnection) -> Self {
-        let (requests, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run_writer(db.clone(), queue));
-        Self(Route::Grouped { db, requests })
-    }
-
-    /// A transaction to write in. Dropped without [`WriteTransaction::commit`], it rolls back.
-    pub async fn begin(&self) -> Result<WriteTransaction, DbErr> {
+    /// Runs `work` in a transaction, committed when `work` succeeds and rolled back when it
+    /// fails. On SQLite `work` runs on the writer task, to its end even if the request goes away
+    /// meanwhile (a write happens whole or not at all either way).
+    pub async fn run<T, E, W>(&self, work: W) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<DbErr> + Send + 'static,
+        W: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+    {
         match &self.0 {
-            Route::Alone(db) => alone(db).await,
-            // The writer connection is free, so nobody is writing: a transaction of its own
-            // spares a request alone the savepoint and the writer task's hand-offs (a reset
-            // alone took 0.64 ms that way against 0.44). Whoever comes while it runs queues.
-            Route::Grouped { db, .. } if db.get_sqlite_connection_pool().num_idle() > 0 => {
-                alone(db).await
+            Route::Alone(db) => {
+                let txn = db.begin().await?;
+                let answer = work(&txn).await?;
+                txn.commit().await?;
+                Ok(answer)
             }
-            Route::Grouped { requests, .. } => {
-                let (request, granted) = oneshot::channel();
-                requests.send(request).map_err(|_| writer_stopped())?;
-                granted.await.map_err(|_| writer_stopped())?
+            Route::Grouped(jobs) => {
+                let (reply, answer) = oneshot::channel();
+                let job = Queued {
+                    work,
+                    reply,
+                    context: request_context::current(),
+                };
+                jobs.send(Box::new(job)).map_err(|_| writer_stopped())?;
+                answer.await.map_err(|_| writer_stopped())?
             }
         }
     }
-}
-
-/// A transaction (or, on SQLite, a turn in the writer's group) for one request's changes:
-/// `&txn` goes wherever a connection does.
-pub struct WriteTransaction(Txn);
-
-enum Txn {
-    /// A transaction of its own.
-    Own(DatabaseTransaction),
-    /// The group's transaction, inside the savepoint the writer opened for this turn.
-    Turn {
-        // Declared first, so dropped first: the writer may commit the group only once no
-        // member holds its transaction any more.
-        group: Arc<DatabaseTransaction>,
-        turn: Turn,
-    },
-}
-
-/// A member's link to the writer while its turn runs.
-struct Turn {
-    /// Sent when the member commits; dropped unsent when it fails, and the writer rolls its
-    /// savepoint back.
-    done: oneshot::Sender<()>,
-    /// The group's commit, as a message (`DbErr` cannot be cloned for every member).
-    outcome: oneshot::Receiver<Result<(), String>>,
-}
-
-impl Deref for WriteTransaction {
-    type Target = DatabaseTransaction;
-
-    fn deref(&self) -> &DatabaseTransaction {
-        match &self.0 {
-            Txn::Own(txn) => txn,
-            Txn::Turn { group, .. } => group,
-        }
-    }
-}
-
-// So that services pass `&txn` wherever a connection goes, as with a plain transaction.
-#[async_trait::async_trait]
-impl ConnectionTrait for WriteTransaction {
-    fn get_database_backend(&self) -> DbBackend {
-        self.deref().get_database_backend()
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.deref().execute_raw(stmt).await
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.deref().execute_unprepared(sql).await
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.deref().query_one_raw(stmt).await
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.deref().query_all_raw(stmt).await
-    }
-
-    fn support_returning(&self) -> bool {
-        self.deref().support_returning()
-    }
-}
-
-impl WriteTransaction {
-    /// Commits; on SQLite, returns once the group holding this change has committed.
-    pub async fn commit(self) -> Result<(), DbErr> {
-        let turn = match self.0 {
-            Txn::Own(txn) => return txn.commit().await,
-            Txn::Turn { group, turn } => {
-                drop(group);
-                turn
-            }
-        };
-        // The savepoint stays open: the group's COMMIT commits it with the rest, so releasing
-        // it would cost a round trip to the writer's thread and change nothing.
-        let _ = turn.done.send(());
-        match turn.outcome.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(DbErr::Custom(message)),
-            Err(_) => Err(writer_stopped()),
-        }
-    }
-}
-
-async fn alone(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
-    Ok(WriteTransaction(Txn::Own(db.begin().await?)))
 }
 
 fn writer_stopped() -> DbErr {
     DbErr::Custom("the database writer has stopped".into())
 }
 
-/// The SQLite writer: takes the requests that are waiting, runs them one after another in one
-/// transaction, commits, tells each member, and starts again.
-async fn run_writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<TurnRequest>) {
-    while let Some(first) = queue.recv().await {
-        let group = match db.begin().await {
-            Ok(group) => Arc::new(group),
-            Err(error) => {
-                let _ = first.send(Err(error));
-                continue;
-            }
+/// A request's work waiting for its turn, the type of its answer erased.
+trait Job: Send {
+    /// Its request has gone before its turn: nothing of it need be written.
+    fn abandoned(&self) -> bool;
+    /// Answers with `error` instead of running.
+    fn refuse(self: Box<Self>, error: DbErr);
+    fn run<'t>(self: Box<Self>, txn: &'t DatabaseTransaction) -> BoxFuture<'t, Box<dyn Ran>>;
+}
+
+/// A job that has run, holding its answer until its group has ended.
+trait Ran: Send {
+    fn succeeded(&self) -> bool;
+    /// Answers the request: its own result, unless that was a success the group's `commit`
+    /// then lost.
+    fn answer(self: Box<Self>, commit: &Result<(), String>);
+}
+
+struct Queued<W, T, E> {
+    work: W,
+    reply: oneshot::Sender<Result<T, E>>,
+    /// The request's id and client address, which the audit entries the work records carry.
+    context: Option<RequestContext>,
+}
+
+impl<W, T, E> Job for Queued<W, T, E>
+where
+    T: Send + 'static,
+    E: From<DbErr> + Send + 'static,
+    W: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
+{
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+
+    fn refuse(self: Box<Self>, error: DbErr) {
+        let _ = self.reply.send(Err(error.into()));
+    }
+
+    fn run<'t>(self: Box<Self>, txn: &'t DatabaseTransaction) -> BoxFuture<'t, Box<dyn Ran>> {
+        let Queued {
+            work,
+            reply,
+            context,
+        } = *self;
+        Box::pin(async move {
+            // A panic fails this write alone instead of ending the writer.
+            let result = AssertUnwindSafe(request_context::within(context, work(txn)))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    log::error!("a write panicked; its changes are rolled back");
+                    Err(DbErr::Custom("the write failed unexpectedly".into()).into())
+                });
+            Box::new(Answer { result, reply }) as Box<dyn Ran>
+        })
+    }
+}
+
+struct Answer<T, E> {
+    result: Result<T, E>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T: Send, E: From<DbErr> + Send> Ran for Answer<T, E> {
+    fn succeeded(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    fn answer(self: Box<Self>, commit: &Result<(), String>) {
+        let answer = match (self.result, commit) {
+            (Ok(_), Err(message)) => Err(DbErr::Custom(message.clone()).into()),
+            (result, _) => result,
         };
-        let mut members = Vec::new();
-        let mut intact = true;
-        let mut next = Some(first);
-        while let Some(request) = next.take() {
-            match take_turn(&group, request).await {
-                Taken::Done(outcome) => members.push(outcome),
-                Taken::Skipped => {}
-                // Its savepoint was rolled back. SQLite rolls back a whole transaction on some
-                // errors (disk full, I/O), after which the savepoints are gone too: the group
-                // ends here, so that such a loss fails the commit below instead of going unseen
-                // under the next member's savepoint (which would open a new transaction).
-                Taken::RolledBack => break,
-                Taken::Broken => {
-                    intact = false;
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The SQLite writer: runs whoever is waiting, group after group.
+async fn run_writer(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+    while let Some(first) = queue.recv().await {
+        run_group(&db, first, &mut queue).await;
+    }
+}
+
+/// Runs `first` and the jobs queued behind it in one transaction, commits, and answers them.
+async fn run_group(
+    db: &DatabaseConnection,
+    first: Box<dyn Job>,
+    queue: &mut mpsc::UnboundedReceiver<Box<dyn Job>>,
+) {
+    let group = match db.begin().await {
+        Ok(group) => group,
+        Err(error) => return first.refuse(error),
+    };
+    let mut ran = Vec::new();
+    let mut taken = 0;
+    let mut end = End::Commit;
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        taken += 1;
+        if !job.abandoned() {
+            // Until one succeeds the transaction holds nothing: a failure rolls it all back.
+            let turn = if ran.is_empty() {
+                first_turn(&group, job).await
+            } else {
+                turn(&group, job).await
+            };
+            match turn {
+                Turn::Succeeded(done) => ran.push(done),
+                Turn::Ended(how) => {
+                    end = how;
                     break;
                 }
             }
-            if members.len() < MAX_GROUP {
-                next = queue.try_recv().ok();
-            }
         }
-        // Every member has let go of the transaction before telling the writer it is done.
-        let outcome = match Arc::try_unwrap(group) {
-            Ok(group) if intact => group.commit().await.map_err(|error| error.to_string()),
-            Ok(group) => {
-                let _ = group.rollback().await;
-                Err("a savepoint in the group could not be opened or rolled back".to_owned())
-            }
-            // Dropping the last holder rolls it back.
-            Err(_) => Err("a member still held the group's transaction".to_owned()),
-        };
-        if let Err(message) = &outcome {
-            log::error!("a group of {} writes failed: {message}", members.len());
+        if taken < MAX_GROUP {
+            next = queue.try_recv().ok();
         }
-        for member in members {
-            let _ = member.send(outcome.clone());
+    }
+    let commit = match end {
+        End::Commit => group.commit().await.map_err(|error| error.to_string()),
+        End::Rollback(reason) => {
+            let _ = group.rollback().await;
+            Err(reason.to_owned())
         }
+    };
+    if let Err(message) = &commit
+        && !ran.is_empty()
+    {
+        log::error!("a group of {} writes failed: {message}", ran.len());
+    }
+    for done in ran {
+        done.answer(&commit);
     }
 }
 
-enum Taken {
-    /// Its change is in the group; the sender tells it how the group ended.
-    Done(oneshot::Sender<Result<(), String>>),
-    /// Gone before its turn: nothing was written.
-    Skipped,
-    /// Failed (dropped its turn without committing): its savepoint is rolled back.
-    RolledBack,
-    /// A savepoint could not be opened or rolled back: the group's transaction is not trusted.
-    Broken,
+enum Turn {
+    Succeeded(Box<dyn Ran>),
+    /// The group ends here, and how.
+    Ended(End),
+}
+
+enum End {
+    Commit,
+    Rollback(&'static str),
 }
 
 /// Savepoints nest: each member's opens inside the one before, and a rollback to the name
-/// undoes the latest member's changes alone.
+/// undoes the latest member's changes alone. None is released: the group's COMMIT commits them,
+/// and a release would cost a hand-off and change nothing.
 const OPEN_TURN: &str = "SAVEPOINT group_member";
 const UNDO_TURN: &str = "ROLLBACK TO group_member";
 
-/// Gives one request a savepoint and waits until it has committed or dropped its turn.
-async fn take_turn(group: &Arc<DatabaseTransaction>, request: TurnRequest) -> Taken {
-    if request.is_closed() {
-        return Taken::Skipped;
+/// The first member to run: no savepoint, since rolling the transaction back undoes it alone.
+async fn first_turn(group: &DatabaseTransaction, job: Box<dyn Job>) -> Turn {
+    let done = job.run(group).await;
+    if done.succeeded() {
+        return Turn::Succeeded(done);
     }
+    done.answer(&Ok(()));
+    Turn::Ended(End::Rollback("nothing to commit"))
+}
+
+/// A later member, in a savepoint of its own.
+async fn turn(group: &DatabaseTransaction, job: Box<dyn Job>) -> Turn {
     if let Err(error) = group.execute_unprepared(OPEN_TURN).await {
-        let _ = request.send(Err(error));
-        return Taken::Broken;
+        job.refuse(error);
+        return Turn::Ended(End::Rollback(
+            "a savepoint for a member of the group could not be opened",
+        ));
     }
-    let (done, turn_done) = oneshot::channel();
-    let (outcome, told) = oneshot::channel();
-    let granted = WriteTransaction(Txn::Turn {
-        group: Arc::clone(group),
-        turn: Turn {
-            done,
-            outcome: told,
-        },
-    });
-    // Refused only when the request went away meanwhile: it wrote nothing.
-    if request.send(Ok(granted)).is_err() {
-        return Taken::Skipped;
+    let done = job.run(group).await;
+    if done.succeeded() {
+        return Turn::Succeeded(done);
     }
-    match turn_done.await {
-        Ok(()) => Taken::Done(outcome),
-        Err(_) => match group.execute_unprepared(UNDO_TURN).await {
-            Ok(_) => Taken::RolledBack,
-            Err(error) => {
-                log::error!("a failed write could not be rolled back alone: {error}");
-                Taken::Broken
-            }
-        },
+    done.answer(&Ok(()));
+    match group.execute_unprepared(UNDO_TURN).await {
+        // SQLite rolls a whole transaction back on some errors (disk full, I/O), after which
+        // the savepoints are gone too: the group commits at once, so that such a loss fails the
+        // commit instead of going unseen under the next member's savepoint (which would open a
+        // new transaction).
+        Ok(_) => Turn::Ended(End::Commit),
+        Err(error) => {
+            log::error!("a failed write could not be rolled back alone: {error}");
+            Turn::Ended(End::Rollback(
+                "a failed member of the group could not be rolled back alone",
+            ))
+        }
     }
 }
 
@@ -277,7 +287,7 @@ async fn take_turn(group: &Arc<DatabaseTransaction>, request: TurnRequest) -> Ta
 mod tests {
     use std::time::Duration;
 
-    use sea_orm::{ConnectOptions, Database};
+    use sea_orm::{ConnectOptions, Database, Statement};
 
     use super::*;
 
@@ -291,10 +301,32 @@ mod tests {
         db
     }
 
-    async fn write(txn: &WriteTransaction, text: &str) {
+    async fn write(txn: &DatabaseTransaction, text: &str) -> Result<(), DbErr> {
         txn.execute_unprepared(&format!("INSERT INTO notes VALUES ('{text}')"))
             .await
-            .expect("insert");
+            .map(drop)
+    }
+
+    /// Writes `text`, then fails when `fail` says so, as a request refused after writing does.
+    fn note(
+        writes: &Writes,
+        text: &'static str,
+        fail: bool,
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        let writes = writes.clone();
+        tokio::spawn(async move {
+            writes
+                .run(move |txn| {
+                    Box::pin(async move {
+                        write(txn, text).await?;
+                        if fail {
+                            return Err(DbErr::Custom(format!("{text} refused")));
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+        })
     }
 
     async fn notes(db: &DatabaseConnection) -> Vec<String> {
@@ -310,43 +342,37 @@ mod tests {
             .collect()
     }
 
+    fn pause() -> tokio::time::Sleep {
+        tokio::time::sleep(Duration::from_millis(30))
+    }
+
     /// Three requests in one group: the first is answered only once the group commits, after
     /// the second has finished; the third fails and loses its change alone.
     #[tokio::test]
     async fn a_group_commits_together_and_a_failed_member_rolls_back_alone() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone());
-        // Someone is writing, so the three queue, in this order (the runtime has one thread).
+        let writes = Writes::grouped(db.clone()).expect("writer");
+        // Someone else holds the writer connection, so the three queue, in this order.
         let busy = db.begin().await.expect("writer connection");
-        let pause = || tokio::time::sleep(Duration::from_millis(20));
-        let first = tokio::spawn({
-            let writes = writes.clone();
-            async move {
-                let txn = writes.begin().await?;
-                write(&txn, "first").await;
-                txn.commit().await
-            }
-        });
+        let first = note(&writes, "first", false);
         pause().await;
         let (finish_second, second_may_finish) = oneshot::channel::<()>();
         let second = tokio::spawn({
             let writes = writes.clone();
             async move {
-                let txn = writes.begin().await?;
-                write(&txn, "second").await;
-                let _ = second_may_finish.await;
-                txn.commit().await
+                writes
+                    .run(move |txn| {
+                        Box::pin(async move {
+                            write(txn, "second").await?;
+                            let _ = second_may_finish.await;
+                            Ok::<_, DbErr>(())
+                        })
+                    })
+                    .await
             }
         });
         pause().await;
-        let third = tokio::spawn({
-            let writes = writes.clone();
-            async move {
-                let txn = writes.begin().await.expect("third turn");
-                write(&txn, "third").await;
-                // Dropped without a commit, as when a request fails.
-            }
-        });
+        let third = note(&writes, "third", true);
         pause().await;
         busy.commit()
             .await
@@ -359,33 +385,113 @@ mod tests {
         finish_second.send(()).expect("second waits");
         first.await.expect("task").expect("first commits");
         second.await.expect("task").expect("second commits");
-        third.await.expect("task");
+        let refused = third.await.expect("task").expect_err("third fails");
+        assert_eq!(
+            refused.to_string(),
+            DbErr::Custom("third refused".into()).to_string()
+        );
         assert_eq!(notes(&db).await, ["first", "second"]);
 
         // The writer goes on with the next group.
-        let later = writes.begin().await.expect("later turn");
-        write(&later, "later").await;
-        later.commit().await.expect("later commits");
+        note(&writes, "later", false)
+            .await
+            .expect("task")
+            .expect("later commits");
         assert_eq!(notes(&db).await, ["first", "later", "second"]);
+    }
+
+    /// The first member runs without a savepoint: when it fails, the transaction is rolled back
+    /// and the members behind it commit in the next group.
+    #[tokio::test]
+    async fn a_failed_first_member_takes_nothing_with_it() {
+        let db = database().await;
+        let writes = Writes::grouped(db.clone()).expect("writer");
+        let busy = db.begin().await.expect("writer connection");
+        let first = note(&writes, "first", true);
+        pause().await;
+        let second = note(&writes, "second", false);
+        pause().await;
+        busy.commit().await.expect("free");
+        first.await.expect("task").expect_err("first fails");
+        second.await.expect("task").expect("second commits");
+        assert_eq!(notes(&db).await, ["second"]);
+    }
+
+    /// A panic in one write fails it alone; the writer and the rest of its group go on.
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone() {
+        let db = database().await;
+        let writes = Writes::grouped(db.clone()).expect("writer");
+        let busy = db.begin().await.expect("writer connection");
+        let first = note(&writes, "first", false);
+        pause().await;
+        let panicking = tokio::spawn({
+            let writes = writes.clone();
+            async move {
+                writes
+                    .run(move |txn| {
+                        Box::pin(async move {
+                            write(txn, "panicked").await?;
+                            if txn.get_database_backend() == DbBackend::Sqlite {
+                                panic!("a bug in a write");
+                            }
+                            Ok::<_, DbErr>(())
+                        })
+                    })
+                    .await
+            }
+        });
+        pause().await;
+        busy.commit().await.expect("free");
+        first.await.expect("task").expect("first commits");
+        panicking
+            .await
+            .expect("task")
+            .expect_err("the panicking write fails");
+        note(&writes, "after", false)
+            .await
+            .expect("task")
+            .expect("the writer goes on");
+        assert_eq!(notes(&db).await, ["after", "first"]);
+    }
+
+    /// Work done on the writer task still belongs to its request: audit entries carry its id.
+    #[tokio::test]
+    async fn the_work_sees_its_requests_context() {
+        let db = database().await;
+        let writes = Writes::grouped(db).expect("writer");
+        let context = RequestContext {
+            id: "request-42".into(),
+            client_address: Some("192.0.2.1".into()),
+        };
+        let seen = request_context::within(
+            Some(context),
+            writes.run(|_txn| {
+                Box::pin(async {
+                    Ok::<_, DbErr>((
+                        request_context::current_id(),
+                        request_context::client_address(),
+                    ))
+                })
+            }),
+        )
+        .await
+        .expect("runs");
+        assert_eq!(seen, (Some("request-42".into()), Some("192.0.2.1".into())));
     }
 
     /// Many concurrent writers: every acknowledged change is there.
     #[tokio::test]
     async fn every_acknowledged_change_of_a_burst_is_stored() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone());
-        let burst = (0..100).map(|n| {
-            let writes = writes.clone();
-            tokio::spawn(async move {
-                let txn = writes.begin().await?;
-                write(&txn, &format!("{n:03}")).await;
-                txn.commit().await
-            })
-        });
+        let writes = Writes::grouped(db.clone()).expect("writer");
+        let texts: Vec<&'static str> = (0..100)
+            .map(|n| &*Box::leak(format!("{n:03}").into_boxed_str()))
+            .collect();
+        let burst = texts.iter().map(|text| note(&writes, text, false));
         for done in futures_util::future::join_all(burst).await {
             done.expect("task").expect("commit");
         }
-        let expected: Vec<String> = (0..100).map(|n| format!("{n:03}")).collect();
-        assert_eq!(notes(&db).await, expected);
+        assert_eq!(notes(&db).await, texts);
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// A caller holding a valid access token for an existing user.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Caller {
     pub user: user::Model,
     /// The organization the token acts in.

@@ -67,55 +67,69 @@ pub async fn signup(
     once: Option<&Claim>,
 ) -> Result<Joined, ApiError> {
     let password_hash = password::hash(account.password.expose().to_owned()).await?;
-    let txn = state.writes.begin().await?;
-    if let Some(claim) = once {
-        claim.hold(&txn).await?;
-    }
-    let destination = destination(&txn, state, &account).await?;
-    let (organization, role, invitation, via) = match destination {
-        Destination::Join(organization, via) => (organization, Role::NotActivated, None, via),
-        Destination::Invited(organization, role, invitation) => {
-            (organization, role, Some(invitation), "invitation")
-        }
-        Destination::Refused(invitation, refusal) => {
-            return Err(invitations::refuse(txn, &invitation, None, refusal).await);
-        }
-        Destination::Found(title) => (
-            create_organization(&txn, &title).await?,
-            Role::Owner,
-            None,
-            "founder",
-        ),
-    };
-    let user = insert_user(&txn, &account, password_hash, organization.id).await?;
-    let invited_by = invitation.as_ref().map(|invitation| invitation.invited_by);
-    let membership = insert_membership(&txn, organization.id, user.id, role, invited_by).await?;
-    if let Some(invitation) = &invitation {
-        invitations::consume(&txn, invitation, user.id).await?;
-        audit::record(
-            &txn,
-            invitations::accepted_entries(invitation, user.id, role, None),
-        )
-        .await?;
-    } else {
-        audit::record(&txn, joined_entries(&organization, user.id, role, via)).await?;
-    }
-    if role == Role::Owner {
-        claim_founder(&txn, organization, user.id).await?;
-    }
-    let tokens = issue_pair(&txn, state, user.id, membership.organization_id, role).await?;
-    txn.commit().await?;
+    let app = state.clone();
+    let once = once.cloned();
+    let joined = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                if let Some(claim) = once {
+                    claim.hold(txn).await?;
+                }
+                let destination = destination(txn, &app, &account).await?;
+                let (organization, role, invitation, via) = match destination {
+                    Destination::Join(organization, via) => {
+                        (organization, Role::NotActivated, None, via)
+                    }
+                    Destination::Invited(organization, role, invitation) => {
+                        (organization, role, Some(invitation), "invitation")
+                    }
+                    Destination::Refused(invitation, refusal) => {
+                        return invitations::refuse(txn, &invitation, None, refusal)
+                            .await
+                            .map(Err);
+                    }
+                    Destination::Found(title) => (
+                        create_organization(txn, &title).await?,
+                        Role::Owner,
+                        None,
+                        "founder",
+                    ),
+                };
+                let user = insert_user(txn, &account, password_hash, organization.id).await?;
+                let invited_by = invitation.as_ref().map(|invitation| invitation.invited_by);
+                let membership =
+                    insert_membership(txn, organization.id, user.id, role, invited_by).await?;
+                if let Some(invitation) = &invitation {
+                    invitations::consume(txn, invitation, user.id).await?;
+                    audit::record(
+                        txn,
+                        invitations::accepted_entries(invitation, user.id, role, None),
+                    )
+                    .await?;
+                } else {
+                    audit::record(txn, joined_entries(&organization, user.id, role, via)).await?;
+                }
+                if role == Role::Owner {
+                    claim_founder(txn, organization, user.id).await?;
+                }
+                let tokens =
+                    issue_pair(txn, &app, user.id, membership.organization_id, role).await?;
+                Ok::<_, ApiError>(Ok(Joined {
+                    user,
+                    membership,
+                    tokens,
+                }))
+            })
+        })
+        .await??;
     log::info!(
         "user {} signed up into organization {} as {}",
-        user.id,
-        membership.organization_id,
-        role
+        joined.user.id,
+        joined.membership.organization_id,
+        joined.membership.role
     );
-    Ok(Joined {
-        user,
-        membership,
-        tokens,
-    })
+    Ok(joined)
 }
 
 async fn destination(
@@ -382,27 +396,34 @@ pub async fn bootstrap(
     title: &str,
 ) -> Result<(organization::Model, user::Model), ApiError> {
     let password_hash = password::hash(password.expose().to_owned()).await?;
-    let txn = state.writes.begin().await?;
-    let organization = create_organization(&txn, title).await?;
-    let account = NewAccount {
-        email,
-        password,
-        first_name: String::new(),
-        last_name: String::new(),
-        token: None,
-        organization_title: None,
-    };
-    let user = insert_user(&txn, &account, password_hash, organization.id).await?;
-    insert_membership(&txn, organization.id, user.id, Role::Owner, None).await?;
-    audit::record(
-        &txn,
-        joined_entries(&organization, user.id, Role::Owner, "bootstrap"),
-    )
-    .await?;
-    let mut active: organization::ActiveModel = organization.clone().into();
-    active.created_by = Set(Some(user.id));
-    let organization = active.update(&txn).await?;
-    claim_instance_setting(&txn, DEFAULT_ORGANIZATION_KEY, organization.id.to_string()).await?;
-    txn.commit().await?;
-    Ok((organization, user))
+    let title = title.to_owned();
+    state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                let organization = create_organization(txn, &title).await?;
+                let account = NewAccount {
+                    email,
+                    password,
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    token: None,
+                    organization_title: None,
+                };
+                let user = insert_user(txn, &account, password_hash, organization.id).await?;
+                insert_membership(txn, organization.id, user.id, Role::Owner, None).await?;
+                audit::record(
+                    txn,
+                    joined_entries(&organization, user.id, Role::Owner, "bootstrap"),
+                )
+                .await?;
+                let mut active: organization::ActiveModel = organization.clone().into();
+                active.created_by = Set(Some(user.id));
+                let organization = active.update(txn).await?;
+                claim_instance_setting(txn, DEFAULT_ORGANIZATION_KEY, organization.id.to_string())
+                    .await?;
+                Ok((organization, user))
+            })
+        })
+        .await
 }

@@ -28,28 +28,35 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 /// Replaces the link token; the old one stops working for every instance at once, because
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    let txn = state.writes.begin().await?;
-    // Locked (PostgreSQL, MariaDB; SQLite's single writer serialises anyway) so that of two
-    // resets at once the second waits and records the link the first made as the one it
-    // replaced.
-    let (_, organization) = managing_own_organization_row(&txn, caller).await?;
-    let before = fingerprint(&organization.invite_token);
-    let mut active: organization::ActiveModel = organization.into();
-    active.invite_token = Set(random_url_token());
-    let organization = active.update(&txn).await?;
-    let entry = AuditEntry::new(
-        organization.id,
-        AuditAction::InviteLinkReset,
-        Some(caller.user.id),
-        AuditTarget::Organization(organization.id),
-    )
-    .before(json!({ "link": before }))
-    .after(json!({ "link": fingerprint(&organization.invite_token) }));
-    audit::record(&txn, [entry]).await?;
-    txn.commit().await?;
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    let organization = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                // Locked (PostgreSQL, MariaDB; SQLite's single writer serialises anyway) so that
+                // of two resets at once the second waits and records the link the first made as
+                // the one it replaced.
+                let (_, organization) = managing_own_organization_row(txn, &caller).await?;
+                let before = fingerprint(&organization.invite_token);
+                let mut active: organization::ActiveModel = organization.into();
+                active.invite_token = Set(random_url_token());
+                let organization = active.update(txn).await?;
+                let entry = AuditEntry::new(
+                    organization.id,
+                    AuditAction::InviteLinkReset,
+                    Some(caller.user.id),
+                    AuditTarget::Organization(organization.id),
+                )
+                .before(json!({ "link": before }))
+                .after(json!({ "link": fingerprint(&organization.invite_token) }));
+                audit::record(txn, [entry]).await?;
+                Ok::<_, ApiError>(organization)
+            })
+        })
+        .await?;
     log::info!(
-        "user {} reset the invite link of organization {}",
-        caller.user.id,
+        "user {caller_id} reset the invite link of organization {}",
         organization.id
     );
     Ok(organization)

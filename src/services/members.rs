@@ -232,28 +232,36 @@ pub async fn assign_role(
     user_id: i32,
     role: Role,
 ) -> Result<Member, ApiError> {
-    let txn = state.writes.begin().await?;
-    let acting = managing(&txn, caller, organization_id).await?;
-    let mut member = locked_member(&txn, organization_id, user_id).await?;
-    let current = stored_role(&member.role)?;
-    Role::check_grant(acting.role, caller.user.id, user_id, current, role).map_err(refusal)?;
-    // The member was read with its user before the change, so the answer needs no second read.
-    let at = change_role(&txn, member.id, organization_id, current, role).await?;
-    member.role = role.code().to_owned();
-    member.updated_at = Timestamp(at);
-    let entry = AuditEntry::new(
-        organization_id,
-        AuditAction::MemberRoleChanged,
-        Some(caller.user.id),
-        AuditTarget::User(user_id),
-    )
-    .before(json!({ "role": current.code() }))
-    .after(json!({ "role": role.code() }));
-    audit::record(&txn, [entry]).await?;
-    txn.commit().await?;
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    let (member, current) = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                let acting = managing(txn, &caller, organization_id).await?;
+                let mut member = locked_member(txn, organization_id, user_id).await?;
+                let current = stored_role(&member.role)?;
+                Role::check_grant(acting.role, caller.user.id, user_id, current, role)
+                    .map_err(refusal)?;
+                // The member was read with its user before the change, so the answer needs no second read.
+                let at = change_role(txn, member.id, organization_id, current, role).await?;
+                member.role = role.code().to_owned();
+                member.updated_at = Timestamp(at);
+                let entry = AuditEntry::new(
+                    organization_id,
+                    AuditAction::MemberRoleChanged,
+                    Some(caller.user.id),
+                    AuditTarget::User(user_id),
+                )
+                .before(json!({ "role": current.code() }))
+                .after(json!({ "role": role.code() }));
+                audit::record(txn, [entry]).await?;
+                Ok::<_, ApiError>((member, current))
+            })
+        })
+        .await?;
     log::info!(
-        "user {} set the role of user {user_id} in organization {organization_id} from {current} to {role}",
-        caller.user.id
+        "user {caller_id} set the role of user {user_id} in organization {organization_id} from {current} to {role}"
     );
     Ok(member)
 }
@@ -265,41 +273,46 @@ pub async fn remove(
     organization_id: i32,
     user_id: i32,
 ) -> Result<(), ApiError> {
-    let txn = state.writes.begin().await?;
-    managing(&txn, caller, organization_id).await?;
-    if user_id == caller.user.id {
-        return Err(ApiError::new(
-            ErrorCode::OwnRoleChange,
-            "You cannot remove yourself from the organization.",
-        ));
-    }
-    let target = locked_target(&txn, organization_id, user_id).await?;
-    let role = stored_role(&target.role)?;
-    if role == Role::Owner {
-        return Err(refusal(GrantRefusal::OwnerProtected));
-    }
-    // The row is locked since `locked_target`, so `role` is still its role.
-    let at = now();
-    membership::Entity::update_many()
-        .col_expr(membership::Column::DeletedAt, Expr::value(at))
-        .col_expr(membership::Column::UpdatedAt, Expr::value(at))
-        .filter(membership::Column::Id.eq(target.id))
-        .exec(&txn)
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                managing(txn, &caller, organization_id).await?;
+                if user_id == caller.user.id {
+                    return Err(ApiError::new(
+                        ErrorCode::OwnRoleChange,
+                        "You cannot remove yourself from the organization.",
+                    ));
+                }
+                let target = locked_target(txn, organization_id, user_id).await?;
+                let role = stored_role(&target.role)?;
+                if role == Role::Owner {
+                    return Err(refusal(GrantRefusal::OwnerProtected));
+                }
+                // The row is locked since `locked_target`, so `role` is still its role.
+                let at = now();
+                membership::Entity::update_many()
+                    .col_expr(membership::Column::DeletedAt, Expr::value(at))
+                    .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+                    .filter(membership::Column::Id.eq(target.id))
+                    .exec(txn)
+                    .await?;
+                member_counts::shift(txn, organization_id, Some(role), None).await?;
+                let entry = AuditEntry::new(
+                    organization_id,
+                    AuditAction::MemberRemoved,
+                    Some(caller.user.id),
+                    AuditTarget::User(user_id),
+                )
+                .before(json!({ "role": role.code() }));
+                audit::record(txn, [entry]).await?;
+                Ok::<_, ApiError>(())
+            })
+        })
         .await?;
-    member_counts::shift(&txn, organization_id, Some(role), None).await?;
-    let entry = AuditEntry::new(
-        organization_id,
-        AuditAction::MemberRemoved,
-        Some(caller.user.id),
-        AuditTarget::User(user_id),
-    )
-    .before(json!({ "role": role.code() }));
-    audit::record(&txn, [entry]).await?;
-    txn.commit().await?;
-    log::info!(
-        "user {} removed user {user_id} from organization {organization_id}",
-        caller.user.id
-    );
+    log::info!("user {caller_id} removed user {user_id} from organization {organization_id}");
     Ok(())
 }
 
@@ -310,41 +323,48 @@ pub async fn transfer_ownership(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Member, ApiError> {
-    let txn = state.writes.begin().await?;
-    let acting = acting_in(
-        &txn,
-        caller,
-        organization_id,
-        OrganizationRef::Path,
-        |role| role == Role::Owner,
-    )
-    .await?;
-    let target = live_membership(&txn, organization_id, user_id)
-        .await?
-        .filter(|target| target.user_id != caller.user.id)
-        .filter(|target| stored_role(&target.role).is_ok_and(Role::is_active))
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::TransferTargetInvalid,
-                "Ownership can only go to another member with an active role.",
-            )
-        })?;
-    set_role(&txn, acting.membership, Role::Administrator).await?;
-    let new_owner = set_role(&txn, target, Role::Owner).await?;
-    let member = with_user(&txn, new_owner).await?;
-    let entry = AuditEntry::new(
-        organization_id,
-        AuditAction::OwnershipTransferred,
-        Some(caller.user.id),
-        AuditTarget::Organization(organization_id),
-    )
-    .before(json!({ "owner": caller.user.id }))
-    .after(json!({ "owner": user_id }));
-    audit::record(&txn, [entry]).await?;
-    txn.commit().await?;
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    let member = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                let acting = acting_in(
+                    txn,
+                    &caller,
+                    organization_id,
+                    OrganizationRef::Path,
+                    |role| role == Role::Owner,
+                )
+                .await?;
+                let target = live_membership(txn, organization_id, user_id)
+                    .await?
+                    .filter(|target| target.user_id != caller.user.id)
+                    .filter(|target| stored_role(&target.role).is_ok_and(Role::is_active))
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            ErrorCode::TransferTargetInvalid,
+                            "Ownership can only go to another member with an active role.",
+                        )
+                    })?;
+                set_role(txn, acting.membership, Role::Administrator).await?;
+                let new_owner = set_role(txn, target, Role::Owner).await?;
+                let member = with_user(txn, new_owner).await?;
+                let entry = AuditEntry::new(
+                    organization_id,
+                    AuditAction::OwnershipTransferred,
+                    Some(caller.user.id),
+                    AuditTarget::Organization(organization_id),
+                )
+                .before(json!({ "owner": caller.user.id }))
+                .after(json!({ "owner": user_id }));
+                audit::record(txn, [entry]).await?;
+                Ok::<_, ApiError>(member)
+            })
+        })
+        .await?;
     log::info!(
-        "user {} transferred ownership of organization {organization_id} to user {user_id}",
-        caller.user.id
+        "user {caller_id} transferred ownership of organization {organization_id} to user {user_id}"
     );
     Ok(member)
 }

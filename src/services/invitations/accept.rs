@@ -1,6 +1,8 @@
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+};
 use serde_json::json;
 
 use crate::auth::Caller;
@@ -15,7 +17,6 @@ use crate::services::audit::{self, AuditEntry};
 use crate::services::member_counts;
 use crate::services::now;
 use crate::state::AppState;
-use crate::writes::WriteTransaction;
 
 /// The invitation a raw token belongs to, if any.
 pub async fn find_by_token<C: ConnectionTrait>(
@@ -127,77 +128,96 @@ pub struct Accepted {
 
 /// An existing account accepts an invitation sent to its address.
 pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Accepted, ApiError> {
-    let txn = state.writes.begin().await?;
-    let invitation = find_by_token(&txn, token).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::InviteTokenUnknown,
-            "No invitation has this token.",
-        )
-    })?;
-    let email = EmailAddress::parse(&caller.user.email)
-        .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
-    let role = match ensure_acceptable(&txn, &invitation, &email).await {
-        Ok(role) => role,
-        Err(refusal) => return Err(refuse(txn, &invitation, Some(caller.user.id), refusal).await),
-    };
-    let existing = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
-        .filter(membership::Column::UserId.eq(caller.user.id))
-        .one(&txn)
-        .await?;
-    let former_role = existing.as_ref().map(|m| m.role.clone());
-    let membership = match existing {
-        Some(live) if live.deleted_at.is_none() => {
-            let refusal = ApiError::new(
-                ErrorCode::AlreadyMember,
-                "You are already a member of this organization.",
-            );
-            return Err(refuse(txn, &invitation, Some(caller.user.id), refusal).await);
-        }
-        // A former member comes back: the history row is reused, with the invited role.
-        Some(removed) => {
-            let mut row: membership::ActiveModel = removed.into();
-            row.role = Set(role.code().to_owned());
-            row.invited_by = Set(Some(invitation.invited_by));
-            row.deleted_at = Set(None);
-            row.updated_at = Set(now());
-            let restored = row.update(&txn).await?;
-            member_counts::shift(&txn, invitation.organization_id, None, Some(role)).await?;
-            restored
-        }
-        None => {
-            crate::services::accounts::insert_membership(
-                &txn,
-                invitation.organization_id,
-                caller.user.id,
-                role,
-                Some(invitation.invited_by),
-            )
-            .await?
-        }
-    };
-    consume(&txn, &invitation, caller.user.id).await?;
-    let entries = accepted_entries(&invitation, caller.user.id, role, former_role.as_deref());
-    audit::record(&txn, entries).await?;
-    let mut account: user::ActiveModel = caller.user.clone().into();
-    account.active_organization_id = Set(Some(invitation.organization_id));
-    account.update(&txn).await?;
-    let tokens = crate::services::tokens::issue_pair(
-        &txn,
-        state,
-        caller.user.id,
-        invitation.organization_id,
-        role,
-    )
-    .await?;
-    txn.commit().await?;
+    let app = state.clone();
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    let token = token.to_owned();
+    let accepted = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                let invitation = find_by_token(txn, &token).await?.ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::InviteTokenUnknown,
+                        "No invitation has this token.",
+                    )
+                })?;
+                let email = EmailAddress::parse(&caller.user.email)
+                    .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
+                let role = match ensure_acceptable(txn, &invitation, &email).await {
+                    Ok(role) => role,
+                    Err(refusal) => {
+                        return refuse(txn, &invitation, Some(caller.user.id), refusal)
+                            .await
+                            .map(Err);
+                    }
+                };
+                let existing = membership::Entity::find()
+                    .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
+                    .filter(membership::Column::UserId.eq(caller.user.id))
+                    .one(txn)
+                    .await?;
+                let former_role = existing.as_ref().map(|m| m.role.clone());
+                let membership = match existing {
+                    Some(live) if live.deleted_at.is_none() => {
+                        let refusal = ApiError::new(
+                            ErrorCode::AlreadyMember,
+                            "You are already a member of this organization.",
+                        );
+                        return refuse(txn, &invitation, Some(caller.user.id), refusal)
+                            .await
+                            .map(Err);
+                    }
+                    // A former member comes back: the history row is reused, with the invited role.
+                    Some(removed) => {
+                        let mut row: membership::ActiveModel = removed.into();
+                        row.role = Set(role.code().to_owned());
+                        row.invited_by = Set(Some(invitation.invited_by));
+                        row.deleted_at = Set(None);
+                        row.updated_at = Set(now());
+                        let restored = row.update(txn).await?;
+                        member_counts::shift(txn, invitation.organization_id, None, Some(role))
+                            .await?;
+                        restored
+                    }
+                    None => {
+                        crate::services::accounts::insert_membership(
+                            txn,
+                            invitation.organization_id,
+                            caller.user.id,
+                            role,
+                            Some(invitation.invited_by),
+                        )
+                        .await?
+                    }
+                };
+                consume(txn, &invitation, caller.user.id).await?;
+                let entries =
+                    accepted_entries(&invitation, caller.user.id, role, former_role.as_deref());
+                audit::record(txn, entries).await?;
+                let mut account: user::ActiveModel = caller.user.clone().into();
+                account.active_organization_id = Set(Some(invitation.organization_id));
+                account.update(txn).await?;
+                let tokens = crate::services::tokens::issue_pair(
+                    txn,
+                    &app,
+                    caller.user.id,
+                    invitation.organization_id,
+                    role,
+                )
+                .await?;
+                let accepted = Accepted { membership, tokens };
+                Ok::<_, ApiError>(Ok((accepted, invitation, role)))
+            })
+        })
+        .await??;
+    let (accepted, invitation, role) = accepted;
     log::info!(
-        "user {} accepted invitation {} into organization {} as {role}",
-        caller.user.id,
+        "user {caller_id} accepted invitation {} into organization {} as {role}",
         invitation.id,
         invitation.organization_id
     );
-    Ok(Accepted { membership, tokens })
+    Ok(accepted)
 }
 
 /// The entries of an accepted invitation: the invitation used, and the member it made (or, with
@@ -233,14 +253,15 @@ pub fn accepted_entries(
     ]
 }
 
-/// Keeps a record of a refused accept. Nothing else was written in `txn`, so committing it stores
-/// the entry alone. Returns the refusal, which stands whether or not the entry could be written.
+/// Records a refused accept in `txn`, which holds nothing else. Returns the refusal to answer
+/// with once `txn` commits; when the entry cannot be written the refusal stands all the same,
+/// as an error, which rolls `txn` back.
 pub async fn refuse(
-    txn: WriteTransaction,
+    txn: &DatabaseTransaction,
     invitation: &invitation::Model,
     actor_id: Option<i32>,
     refusal: ApiError,
-) -> ApiError {
+) -> Result<ApiError, ApiError> {
     let entry = AuditEntry::new(
         invitation.organization_id,
         AuditAction::InvitationAcceptRefused,
@@ -248,16 +269,14 @@ pub async fn refuse(
         AuditTarget::Invitation(invitation.id),
     )
     .after(json!({ "reason": refusal.code() }));
-    let kept = async {
-        audit::record(&txn, [entry]).await?;
-        txn.commit().await?;
-        Ok::<(), ApiError>(())
-    };
-    if let Err(error) = kept.await {
-        log::error!(
-            "could not record a refused accept of invitation {}: {error}",
-            invitation.id
-        );
+    match audit::record(txn, [entry]).await {
+        Ok(()) => Ok(refusal),
+        Err(error) => {
+            log::error!(
+                "could not record a refused accept of invitation {}: {error}",
+                invitation.id
+            );
+            Err(refusal)
+        }
     }
-    refusal
 }

@@ -101,56 +101,66 @@ pub async fn resend(
     send_email: bool,
     once: Option<&Claim>,
 ) -> Result<(invitation::Model, Option<String>), ApiError> {
-    let txn = state.writes.begin().await?;
-    if let Some(claim) = once {
-        claim.hold(&txn).await?;
-    }
-    let acting = managing(&txn, caller).await?;
-    let current = locked_in_organization(&txn, caller.organization_id, id).await?;
-    if current.status != InvitationStatus::Pending.stored() {
-        return Err(not_pending());
-    }
-    let previous_expiry = crate::services::utc(current.expires_at);
-    let role = stored_role(&current.role)?;
-    Role::check_invite(acting.role, role).map_err(invite_refusal)?;
-    let organization = organization_of(&txn, caller.organization_id).await?;
-    outbox::cancel_for_invitations(&txn, vec![current.id]).await?;
-    let invitation = NewInvitations {
-        state,
-        organization: &organization,
-        inviter: &caller.user,
-        role,
-        expires_at: now() + ChronoDuration::days(i64::from(expires_in_days)),
-        send_email,
-    };
-    let token = random_url_token();
-    let mut row: invitation::ActiveModel = current.into();
-    row.token_hash = Set(token_hash(&token));
-    row.expires_at = Set(invitation.expires_at);
-    row.invited_by = Set(caller.user.id);
-    row.updated_at = Set(now());
-    row.delivery_state = Set(invitation.initial_delivery().as_str().to_owned());
-    row.delivery_attempts = Set(0);
-    row.delivery_error = Set(None);
-    row.delivered_at = Set(None);
-    let updated = row.update(&txn).await?;
-    if send_email {
-        invitation.queue_email(&txn, &updated, &token).await?;
-    }
-    let entry = AuditEntry::new(
-        updated.organization_id,
-        AuditAction::InvitationResent,
-        Some(caller.user.id),
-        AuditTarget::Invitation(updated.id),
-    )
-    .before(json!({ "expires_at": previous_expiry }))
-    .after(json!({
-        "expires_at": crate::services::utc(updated.expires_at),
-        "delivery": updated.delivery_state,
-    }));
-    audit::record(&txn, [entry]).await?;
-    txn.commit().await?;
-    log::info!("user {} resent invitation {}", caller.user.id, updated.id);
+    let app = state.clone();
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    let once = once.cloned();
+    let (updated, token) = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                if let Some(claim) = once {
+                    claim.hold(txn).await?;
+                }
+                let acting = managing(txn, &caller).await?;
+                let current = locked_in_organization(txn, caller.organization_id, id).await?;
+                if current.status != InvitationStatus::Pending.stored() {
+                    return Err(not_pending());
+                }
+                let previous_expiry = crate::services::utc(current.expires_at);
+                let role = stored_role(&current.role)?;
+                Role::check_invite(acting.role, role).map_err(invite_refusal)?;
+                let organization = organization_of(txn, caller.organization_id).await?;
+                outbox::cancel_for_invitations(txn, vec![current.id]).await?;
+                let invitation = NewInvitations {
+                    state: &app,
+                    organization: &organization,
+                    inviter: &caller.user,
+                    role,
+                    expires_at: now() + ChronoDuration::days(i64::from(expires_in_days)),
+                    send_email,
+                };
+                let token = random_url_token();
+                let mut row: invitation::ActiveModel = current.into();
+                row.token_hash = Set(token_hash(&token));
+                row.expires_at = Set(invitation.expires_at);
+                row.invited_by = Set(caller.user.id);
+                row.updated_at = Set(now());
+                row.delivery_state = Set(invitation.initial_delivery().as_str().to_owned());
+                row.delivery_attempts = Set(0);
+                row.delivery_error = Set(None);
+                row.delivered_at = Set(None);
+                let updated = row.update(txn).await?;
+                if send_email {
+                    invitation.queue_email(txn, &updated, &token).await?;
+                }
+                let entry = AuditEntry::new(
+                    updated.organization_id,
+                    AuditAction::InvitationResent,
+                    Some(caller.user.id),
+                    AuditTarget::Invitation(updated.id),
+                )
+                .before(json!({ "expires_at": previous_expiry }))
+                .after(json!({
+                    "expires_at": crate::services::utc(updated.expires_at),
+                    "delivery": updated.delivery_state,
+                }));
+                audit::record(txn, [entry]).await?;
+                Ok::<_, ApiError>((updated, token))
+            })
+        })
+        .await?;
+    log::info!("user {caller_id} resent invitation {}", updated.id);
     Ok((updated, (!send_email).then(|| state.invite_url(&token))))
 }
 
@@ -160,25 +170,33 @@ pub async fn revoke(
     caller: &Caller,
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
-    let txn = state.writes.begin().await?;
-    managing(&txn, caller).await?;
-    let current = locked_in_organization(&txn, caller.organization_id, id).await?;
-    if current.status != InvitationStatus::Pending.stored() {
-        return Err(not_pending());
-    }
-    close(&txn, &[current.id], InvitationStatus::Revoked).await?;
-    let revoked = in_organization(&txn, caller.organization_id, id).await?;
-    let entry = AuditEntry::new(
-        revoked.organization_id,
-        AuditAction::InvitationRevoked,
-        Some(caller.user.id),
-        AuditTarget::Invitation(revoked.id),
-    )
-    .before(json!({ "status": current.status }))
-    .after(json!({ "status": revoked.status }));
-    audit::record(&txn, [entry]).await?;
-    txn.commit().await?;
-    log::info!("user {} revoked invitation {id}", caller.user.id);
+    let caller = caller.clone();
+    let caller_id = caller.user.id;
+    let revoked = state
+        .writes
+        .run(move |txn| {
+            Box::pin(async move {
+                managing(txn, &caller).await?;
+                let current = locked_in_organization(txn, caller.organization_id, id).await?;
+                if current.status != InvitationStatus::Pending.stored() {
+                    return Err(not_pending());
+                }
+                close(txn, &[current.id], InvitationStatus::Revoked).await?;
+                let revoked = in_organization(txn, caller.organization_id, id).await?;
+                let entry = AuditEntry::new(
+                    revoked.organization_id,
+                    AuditAction::InvitationRevoked,
+                    Some(caller.user.id),
+                    AuditTarget::Invitation(revoked.id),
+                )
+                .before(json!({ "status": current.status }))
+                .after(json!({ "status": revoked.status }));
+                audit::record(txn, [entry]).await?;
+                Ok::<_, ApiError>(revoked)
+            })
+        })
+        .await?;
+    log::info!("user {caller_id} revoked invitation {id}");
     Ok(revoked)
 }
 
