@@ -33,14 +33,16 @@ pub async fn connect_reads(
     sqlite_readers(settings, SQLITE_READERS).await
 }
 
-/// The pool for member searches: on SQLite, four read-only connections per core; elsewhere
+/// The pool for member searches: on SQLite, two read-only connections per core; elsewhere
 /// `reads` itself. A search of a large organization reads thousands of trigram index entries,
 /// a few milliseconds of CPU and a megabyte or more of SQLite's memory per query, which the
 /// malloc arena of each reader that ran one keeps. Searching 100,000 members on the 16 plain
-/// readers grew the service 38 -> 53-58 MiB; on 8 readers of their own, 38 -> 48, and the
-/// cheap reads never wait behind a burst of searches. Fewer trade small organizations' speed
-/// for memory: at 1,000 members 2, 4, 8 and 16 readers searched at 3,100, 4,000, 4,700 and
-/// 5,000 req/s (a short search is mostly the wake-ups of its connection's thread).
+/// readers grew the service 38 -> 53-58 MiB; on 8 readers of their own, 38 -> 48, on 4 about
+/// 5 MiB less again, and the cheap reads never wait behind a burst of searches. Fewer trade
+/// small organizations' speed for memory: at 1,000 members 2, 4, 8 and 16 readers searched at
+/// 3,100, 4,000, 4,700 and 5,000 req/s (a short search is mostly the wake-ups of its
+/// connection's thread). Four it is since session 9, when the SQLite writer's own thread took
+/// the peak of the benchmark at 100,000 members to 66 MiB with 8 (61 with 4; BENCHMARKS.md).
 pub async fn connect_searches(
     settings: &Settings,
     reads: &DatabaseConnection,
@@ -49,7 +51,7 @@ pub async fn connect_searches(
         return Ok(reads.clone());
     }
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    sqlite_readers(settings, u32::try_from(4 * cores).unwrap_or(8)).await
+    sqlite_readers(settings, u32::try_from(2 * cores).unwrap_or(4)).await
 }
 
 async fn sqlite_readers(settings: &Settings, count: u32) -> Result<DatabaseConnection, DbErr> {

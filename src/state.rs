@@ -20,7 +20,7 @@ pub struct AppState {
     /// Plain reads outside transactions. On SQLite, a pool of read-only connections that read
     /// in parallel under WAL; elsewhere the same pool as `db`.
     pub reads: DatabaseConnection,
-    /// Member searches. On SQLite, read-only connections of their own, four per core (see
+    /// Member searches. On SQLite, read-only connections of their own, two per core (see
     /// `db::connect_searches`); elsewhere the same pool as `reads`.
     pub searches: DatabaseConnection,
     /// The email sender and housekeeping, outside requests (see `db::connect_background`).

@@ -59,8 +59,8 @@ impl Writes {
     }
 
     /// Runs `work` in a transaction, committed when `work` succeeds and rolled back when it
-    /// fails. On SQLite `work` runs on the writer task, to its end even if the request goes away
-    /// meanwhile (a write happens whole or not at all either way).
+    /// fails. On SQLite `work` runs on the writer thread: a request that goes away before its
+    /// turn writes nothing, and one that goes away during it is written whole.
     pub async fn run<T, E, W>(&self, work: W) -> Result<T, E>
     where
         T: Send + 'static,
@@ -478,6 +478,51 @@ mod tests {
         .await
         .expect("runs");
         assert_eq!(seen, (Some("request-42".into()), Some("192.0.2.1".into())));
+    }
+
+    /// A request that goes away before its turn writes nothing; one that goes away during its
+    /// turn is written whole, as if it had waited for the answer.
+    #[tokio::test]
+    async fn a_request_that_goes_away_writes_whole_or_not_at_all() {
+        let db = database().await;
+        let writes = Writes::grouped(db.clone()).expect("writer");
+        let busy = db.begin().await.expect("writer connection");
+        let gone_before = note(&writes, "gone before its turn", false);
+        pause().await;
+        gone_before.abort();
+        let (finish, may_finish) = oneshot::channel::<()>();
+        let (started, turn_started) = oneshot::channel::<()>();
+        let gone_during = tokio::spawn({
+            let writes = writes.clone();
+            async move {
+                writes
+                    .run(move |txn| {
+                        Box::pin(async move {
+                            write(txn, "gone during its turn").await?;
+                            let _ = started.send(());
+                            let _ = may_finish.await;
+                            write(txn, "gone during its turn, second half").await
+                        })
+                    })
+                    .await
+            }
+        });
+        busy.commit().await.expect("free");
+        turn_started.await.expect("its turn starts");
+        gone_during.abort();
+        finish.send(()).expect("the work still waits");
+        note(&writes, "after", false)
+            .await
+            .expect("task")
+            .expect("later commits");
+        assert_eq!(
+            notes(&db).await,
+            [
+                "after",
+                "gone during its turn",
+                "gone during its turn, second half"
+            ]
+        );
     }
 
     /// Many concurrent writers: every acknowledged change is there.
