@@ -11,8 +11,8 @@
 
 use std::sync::OnceLock;
 
-/// The CPU SQLite's writer pair shares: the last one this process may run on (the first tends
-/// to take the most interrupts), chosen once. `None` where threads cannot be pinned.
+/// The CPU SQLite's writer pair shares: the last one this process may run on (on this 2-core
+/// machine either measured alike), chosen once. `None` where threads cannot be pinned.
 pub fn sqlite_writer_cpu() -> Option<usize> {
     static CPU: OnceLock<Option<usize>> = OnceLock::new();
     *CPU.get_or_init(platform::last_allowed_cpu)
