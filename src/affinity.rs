@@ -1,11 +1,11 @@
-//! One CPU for SQLite's writer task and its connection's thread.
+//! One CPU for SQLite's writer thread and its connection's thread.
 //!
-//! Every statement of a write is a hand-off from the writer task's thread to the thread of the
+//! Every statement of a write is a hand-off from the writer thread to the thread of the
 //! connection (sqlx runs each SQLite connection on a thread of its own) and back. With the two
 //! on different CPUs, each hand-off wakes the other CPU, which has gone idle meanwhile; on a
 //! virtual machine whose idle CPUs halt at once, as this project's benchmark machine's do, each
 //! of those wake-ups is an exit to the hypervisor. On one CPU a hand-off is a plain switch
-//! between two threads: reset went from about 2,900 to 5,600 requests/s (BENCHMARKS.md,
+//! between two threads: reset went from 2,500-2,900 to 5,900-7,400 requests/s (BENCHMARKS.md,
 //! session 9). A thread starts with the CPUs of the thread that spawns it, which is how the
 //! connection's thread gets its CPU (see `db::connect`).
 
@@ -20,11 +20,11 @@ pub fn sqlite_writer_cpu() -> Option<usize> {
 
 /// Spawns a thread that runs on `cpu` alone (anywhere when `None` or when pinning fails: the
 /// work is the same, only the hand-offs are slower).
-pub fn spawn_on<F, T>(name: &str, cpu: Option<usize>, work: F) -> std::io::Result<()>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
+pub fn spawn_on(
+    name: &str,
+    cpu: Option<usize>,
+    work: impl FnOnce() + Send + 'static,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {

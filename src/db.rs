@@ -173,7 +173,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .max_connections(1)
             .test_before_acquire(false) // as for the readers
             .acquire_timeout(Duration::from_secs(30))
-            // Kept for the pool's life: its thread shares a CPU with the writer task. One opened
+            // Kept for the pool's life: its thread shares a CPU with the writer thread. One opened
             // later (only after an error closed this one) would work, with slower hand-offs.
             .idle_timeout(None)
             .max_lifetime(None);

@@ -2,11 +2,11 @@
 //!
 //! On PostgreSQL and MariaDB each is a database transaction of its own. On SQLite, one connection
 //! does all the writing, and each commit waits for its write-ahead log to reach the disk (about
-//! 0.3 ms here) while every other writer waits too. So there one writer task runs every write,
+//! 0.3 ms here) while every other writer waits too. So there one writer thread runs every write,
 //! in groups: the requests waiting when a transaction begins are its members, each runs in turn
 //! (all but the first in a savepoint of its own), one COMMIT and fsync serve them all, and each
 //! learns its outcome only then. None is answered before its change is durable, and a member's
-//! failure undoes its own changes alone. The task runs on the same CPU as the writer
+//! failure undoes its own changes alone. The thread runs on the same CPU as the writer
 //! connection's thread, which it hands every statement to (see `crate::affinity`).
 
 use std::panic::AssertUnwindSafe;
@@ -29,7 +29,7 @@ pub struct Writes(Route);
 enum Route {
     /// A transaction of its own on the pool (PostgreSQL, MariaDB).
     Alone(DatabaseConnection),
-    /// The SQLite writer task's queue.
+    /// The queue of the SQLite writer thread.
     Grouped(mpsc::UnboundedSender<Box<dyn Job>>),
 }
 
@@ -37,7 +37,7 @@ enum Route {
 const MAX_GROUP: usize = 64;
 
 impl Writes {
-    /// Transactions on `db`: grouped by a writer task when it is SQLite's single writer
+    /// Transactions on `db`: grouped by a writer thread when it is SQLite's single writer
     /// connection, each on its own otherwise. On SQLite, starts the writer on a thread of its
     /// own; it ends when the last clone of the returned value is dropped.
     pub fn new(db: DatabaseConnection) -> std::io::Result<Self> {
@@ -455,7 +455,7 @@ mod tests {
         assert_eq!(notes(&db).await, ["after", "first"]);
     }
 
-    /// Work done on the writer task still belongs to its request: audit entries carry its id.
+    /// Work done on the writer thread still belongs to its request: audit entries carry its id.
     #[tokio::test]
     async fn the_work_sees_its_requests_context() {
         let db = database().await;
