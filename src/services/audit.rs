@@ -3,9 +3,10 @@
 
 use chrono::NaiveDateTime;
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::InsertStatement;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    QuerySelect, QueryTrait, Select,
 };
 use serde_json::Value;
 
@@ -65,10 +66,27 @@ pub async fn record<C: ConnectionTrait>(
     db: &C,
     entries: impl IntoIterator<Item = AuditEntry>,
 ) -> Result<(), ApiError> {
+    let rows = rows(entries);
+    // Chunks keep every backend under its bound-parameter limit (bulk invites write hundreds).
+    for chunk in rows.chunks(200) {
+        audit_event::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The INSERT that [`record`] would send for a few `entries`, for a statement that carries it
+/// along with the change it records (one round trip instead of two).
+pub fn insert_statement(entries: impl IntoIterator<Item = AuditEntry>) -> InsertStatement {
+    audit_event::Entity::insert_many(rows(entries)).into_query()
+}
+
+fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::ActiveModel> {
     let at = now();
     let request_id = request_context::current_id();
     let client_address = request_context::client_address();
-    let rows: Vec<audit_event::ActiveModel> = entries
+    entries
         .into_iter()
         .map(|entry| {
             let (target_type, target_id) = entry.target.parts();
@@ -86,14 +104,7 @@ pub async fn record<C: ConnectionTrait>(
                 ..Default::default()
             }
         })
-        .collect();
-    // Chunks keep every backend under its bound-parameter limit (bulk invites write hundreds).
-    for chunk in rows.chunks(200) {
-        audit_event::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+        .collect()
 }
 
 /// A short, non-reversible name for a secret token, so the log can tell two links apart without
