@@ -18,13 +18,17 @@ pub fn sqlite_writer_cpu() -> Option<usize> {
     *CPU.get_or_init(platform::last_allowed_cpu)
 }
 
-/// Spawns a thread that runs on `cpu` alone (anywhere when `None` or when pinning fails: the
-/// work is the same, only the hand-offs are slower).
-pub fn spawn_on(
+/// Runs `work` to its end on a thread of its own, with a single-threaded runtime of its own,
+/// on `cpu` alone (anywhere when `None` or when pinning fails: the work is the same, only the
+/// hand-offs are slower).
+pub fn run_on(
     name: &str,
     cpu: Option<usize>,
-    work: impl FnOnce() + Send + 'static,
+    work: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
@@ -33,7 +37,7 @@ pub fn spawn_on(
             {
                 log::warn!("could not keep a thread on CPU {cpu}: {error}");
             }
-            work()
+            runtime.block_on(work);
         })
         .map(drop)
 }

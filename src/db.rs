@@ -41,8 +41,9 @@ pub async fn connect_reads(
 /// 5 MiB less again, and the cheap reads never wait behind a burst of searches. Fewer trade
 /// small organizations' speed for memory: at 1,000 members 2, 4, 8 and 16 readers searched at
 /// 3,100, 4,000, 4,700 and 5,000 req/s (a short search is mostly the wake-ups of its
-/// connection's thread). Four it is since session 9, when the SQLite writer's own thread took
-/// the peak of the benchmark at 100,000 members to 66 MiB with 8 (61 with 4; BENCHMARKS.md).
+/// connection's thread). Two per core since session 9, when the SQLite writer's own thread took
+/// the benchmark's peak at 100,000 members to 66 MiB with four per core (61 with two;
+/// BENCHMARKS.md).
 pub async fn connect_searches(
     settings: &Settings,
     reads: &DatabaseConnection,
@@ -204,22 +205,18 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     }
 }
 
-/// Opens SQLite's writer pool from a thread on the writer task's CPU: the connection's thread,
+/// Opens SQLite's writer pool from a thread on the writer thread's CPU: the connection's thread,
 /// which sqlx starts as it connects, inherits that CPU (see `crate::affinity`).
 async fn open_on_writer_cpu(
     pool: SqlitePoolOptions,
     options: SqliteConnectOptions,
 ) -> Result<sea_orm::sqlx::SqlitePool, DbErr> {
     let (opened, pool_opened) = tokio::sync::oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|error| DbErr::Custom(format!("cannot open the SQLite writer: {error}")))?;
-    crate::affinity::spawn_on(
+    crate::affinity::run_on(
         "sqlite-open",
         crate::affinity::sqlite_writer_cpu(),
-        move || {
-            let _ = opened.send(runtime.block_on(pool.connect_with(options)));
+        async move {
+            let _ = opened.send(pool.connect_with(options).await);
         },
     )
     .map_err(|error| DbErr::Custom(format!("cannot open the SQLite writer: {error}")))?;

@@ -14,7 +14,8 @@ use std::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionError,
+    TransactionTrait,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -49,12 +50,11 @@ impl Writes {
 
     fn grouped(db: DatabaseConnection) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::unbounded_channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        affinity::spawn_on("sqlite-writer", affinity::sqlite_writer_cpu(), move || {
-            runtime.block_on(run_writer(db, queue));
-        })?;
+        affinity::run_on(
+            "sqlite-writer",
+            affinity::sqlite_writer_cpu(),
+            run_writer(db, queue),
+        )?;
         Ok(Self(Route::Grouped(jobs)))
     }
 
@@ -64,16 +64,14 @@ impl Writes {
     pub async fn run<T, E, W>(&self, work: W) -> Result<T, E>
     where
         T: Send + 'static,
-        E: From<DbErr> + Send + 'static,
+        E: From<DbErr> + std::fmt::Display + std::fmt::Debug + Send + 'static,
         W: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T, E>> + Send + 'static,
     {
         match &self.0 {
-            Route::Alone(db) => {
-                let txn = db.begin().await?;
-                let answer = work(&txn).await?;
-                txn.commit().await?;
-                Ok(answer)
-            }
+            Route::Alone(db) => db.transaction(work).await.map_err(|error| match error {
+                TransactionError::Connection(error) => error.into(),
+                TransactionError::Transaction(error) => error,
+            }),
             Route::Grouped(jobs) => {
                 let (reply, answer) = oneshot::channel();
                 let job = Queued {
@@ -194,12 +192,7 @@ async fn run_group(
         taken += 1;
         if !job.abandoned() {
             // Until one succeeds the transaction holds nothing: a failure rolls it all back.
-            let turn = if ran.is_empty() {
-                first_turn(&group, job).await
-            } else {
-                turn(&group, job).await
-            };
-            match turn {
+            match turn(&group, job, ran.is_empty()).await {
                 Turn::Succeeded(done) => ran.push(done),
                 Turn::Ended(how) => {
                     end = how;
@@ -245,19 +238,10 @@ enum End {
 const OPEN_TURN: &str = "SAVEPOINT group_member";
 const UNDO_TURN: &str = "ROLLBACK TO group_member";
 
-/// The first member to run: no savepoint, since rolling the transaction back undoes it alone.
-async fn first_turn(group: &DatabaseTransaction, job: Box<dyn Job>) -> Turn {
-    let done = job.run(group).await;
-    if done.succeeded() {
-        return Turn::Succeeded(done);
-    }
-    done.answer(&Ok(()));
-    Turn::Ended(End::Rollback("nothing to commit"))
-}
-
-/// A later member, in a savepoint of its own.
-async fn turn(group: &DatabaseTransaction, job: Box<dyn Job>) -> Turn {
-    if let Err(error) = group.execute_unprepared(OPEN_TURN).await {
+/// Runs one member: the first without a savepoint (rolling the transaction back undoes it
+/// alone), each later one in a savepoint of its own.
+async fn turn(group: &DatabaseTransaction, job: Box<dyn Job>, first: bool) -> Turn {
+    if !first && let Err(error) = group.execute_unprepared(OPEN_TURN).await {
         job.refuse(error);
         return Turn::Ended(End::Rollback(
             "a savepoint for a member of the group could not be opened",
@@ -268,6 +252,9 @@ async fn turn(group: &DatabaseTransaction, job: Box<dyn Job>) -> Turn {
         return Turn::Succeeded(done);
     }
     done.answer(&Ok(()));
+    if first {
+        return Turn::Ended(End::Rollback("nothing to commit"));
+    }
     match group.execute_unprepared(UNDO_TURN).await {
         // SQLite rolls a whole transaction back on some errors (disk full, I/O), after which
         // the savepoints are gone too: the group commits at once, so that such a loss fails the
