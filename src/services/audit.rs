@@ -2,11 +2,11 @@
 //! and its entry exist together or not at all) and only ever read afterwards.
 
 use chrono::NaiveDateTime;
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::InsertStatement;
+use sea_orm::ActiveValue::{self, Set};
+use sea_orm::sea_query::{Alias, Expr, InsertStatement, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde_json::Value;
 
@@ -76,10 +76,35 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The INSERT that [`record`] would send for a few `entries`, for a statement that carries it
-/// along with the change it records (one round trip instead of two).
-pub fn insert_statement(entries: impl IntoIterator<Item = AuditEntry>) -> InsertStatement {
-    audit_event::Entity::insert_many(rows(entries)).into_query()
+/// The INSERT of `entry` as a SELECT from `sources`, earlier parts of the same statement: no
+/// row there, no entry. Its `before` is `before`, an expression over those rows, for a change
+/// that learns what it replaced only in the database.
+pub fn insert_selected(
+    entry: AuditEntry,
+    before: Expr,
+    sources: impl IntoIterator<Item = Alias>,
+) -> Result<InsertStatement, ApiError> {
+    let row = rows([entry]).remove(0);
+    let mut columns = Vec::new();
+    let mut select = Query::select();
+    for column in audit_event::Column::iter() {
+        let value = match (column, row.get(column)) {
+            (audit_event::Column::Before, _) => before.clone(),
+            (_, ActiveValue::Set(value) | ActiveValue::Unchanged(value)) => Expr::val(value),
+            (_, ActiveValue::NotSet) => continue,
+        };
+        columns.push(column);
+        select.expr(value);
+    }
+    for source in sources {
+        select.from(source);
+    }
+    Query::insert()
+        .into_table(audit_event::Entity)
+        .columns(columns)
+        .select_from(select)
+        .map(|insert| insert.to_owned())
+        .map_err(|error| ApiError::Internal(format!("audit entry statement: {error}")))
 }
 
 fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::ActiveModel> {
@@ -111,6 +136,15 @@ fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::Activ
 /// holding either.
 pub fn fingerprint(token: &str) -> String {
     crate::domain::token::token_hash(token)[..12].to_owned()
+}
+
+/// `{"link": <fingerprint>}` of the token `token` names, computed by PostgreSQL: the same
+/// fingerprint as [`fingerprint`] (SHA-256 in lower-case hex, its first 12 characters).
+pub fn link_fingerprint_in_postgres(token: Expr) -> Expr {
+    Expr::cust_with_expr(
+        "jsonb_build_object('link', left(encode(sha256(convert_to($1, 'UTF8')), 'hex'), 12))::text",
+        token,
+    )
 }
 
 /// Filters of the audit log list.
