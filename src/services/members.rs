@@ -115,30 +115,66 @@ pub async fn list(
     )
     .await?;
     let backend = state.reads.get_database_backend();
-    // Without a search the maintained per-role counts answer at once; a search counts its
-    // matches, on the connections kept for searches.
-    let (db, count) = match query.search {
-        None => (
-            &state.reads,
-            member_counts::total(&state.reads, organization_id, &query.roles).await?,
-        ),
-        Some(_) => (
-            &state.searches,
-            matching_members(backend, organization_id, query)
-                .count(&state.searches)
-                .await?,
-        ),
-    };
-    let members = sorted(
-        matching_members(backend, organization_id, query),
-        query.sort,
-    )
-    .offset(query.page.offset())
-    .limit(query.page.page_size)
-    .into_partial_model::<Member>()
-    .all(db)
-    .await?;
+    if query.search.is_some() {
+        return search_page(state, organization_id, query).await;
+    }
+    // Without a search the maintained per-role counts answer at once.
+    let count = member_counts::total(&state.reads, organization_id, &query.roles).await?;
+    let members = page_of(matching_members(backend, organization_id, query), query)
+        .into_partial_model::<Member>()
+        .all(&state.reads)
+        .await?;
     Ok(MemberPage { count, members })
+}
+
+/// A member on a search's page, with how many members the search matches in all.
+#[derive(DerivePartialModel)]
+#[sea_orm(entity = "membership::Entity")]
+struct Found {
+    #[sea_orm(nested)]
+    member: Member,
+    #[sea_orm(from_expr = "Expr::cust(\"COUNT(*) OVER ()\")")]
+    matching: i64,
+}
+
+/// A search counts its matches, on the connections kept for searches. On SQLite in the query
+/// that reads its page (a window over the matches, computed before the page is cut): one query
+/// and one trigram index lookup instead of two (BENCHMARKS.md, session 10); only a page past the
+/// last match, which has no row to carry the count, counts again. PostgreSQL plans that query
+/// as if the page could stop early and reads every membership (144 ms against 2 at 100,000
+/// members), so elsewhere the count is a query of its own.
+async fn search_page(
+    state: &AppState,
+    organization_id: i32,
+    query: &MemberQuery,
+) -> Result<MemberPage, ApiError> {
+    let backend = state.searches.get_database_backend();
+    let matching = || matching_members(backend, organization_id, query);
+    if backend != DatabaseBackend::Sqlite {
+        let count = matching().count(&state.searches).await?;
+        let members = page_of(matching(), query)
+            .into_partial_model::<Member>()
+            .all(&state.searches)
+            .await?;
+        return Ok(MemberPage { count, members });
+    }
+    let found = page_of(matching(), query)
+        .into_partial_model::<Found>()
+        .all(&state.searches)
+        .await?;
+    let count = match found.first() {
+        Some(first) => u64::try_from(first.matching).unwrap_or(0),
+        None if query.page.offset() == 0 => 0,
+        None => matching().count(&state.searches).await?,
+    };
+    let members = found.into_iter().map(|found| found.member).collect();
+    Ok(MemberPage { count, members })
+}
+
+fn page_of(select: Select<membership::Entity>, query: &MemberQuery) -> Select<membership::Entity> {
+    sorted(select, query.sort)
+        .offset(query.page.offset())
+        .limit(query.page.page_size)
 }
 
 fn matching_members(

@@ -87,6 +87,25 @@ async fn pending_users_are_listed_filtered_searched_and_paginated() {
     assert_eq!(found["count"], 1);
     assert_eq!(found["results"][0]["user"]["id"], annotator.user_id);
     assert_eq!(found["results"][0]["user"]["email"], "Annie@Example.org");
+    // A search counts all its matches, whichever page it shows: a full one, the last, or one
+    // past the end.
+    for (page, shown) in [(1, 2), (3, 1), (9, 0)] {
+        let body = json_body(
+            app.get(
+                &format!("{base}?search=PENDING&page_size=2&page={page}"),
+                &owner.access,
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(body["count"], 5, "page {page}");
+        assert_eq!(
+            body["results"].as_array().map(Vec::len),
+            Some(shown),
+            "page {page}"
+        );
+    }
     let literal = json_body(
         app.get(&format!("{base}?search=%25"), &owner.access).await,
         StatusCode::OK,
