@@ -35,14 +35,15 @@ pub async fn connect_reads(
 
 /// The pool for member searches: on SQLite, two read-only connections per core; elsewhere
 /// `reads` itself. A search of a large organization reads thousands of trigram index entries,
-/// a few milliseconds of CPU and a megabyte or more of SQLite's memory per query, which the
-/// malloc arena of each reader that ran one keeps. Searching 100,000 members on the 16 plain
-/// readers grew the service 38 -> 53-58 MiB; on 8 readers of their own, 38 -> 48, on 4 about
-/// 5 MiB less again, and the cheap reads never wait behind a burst of searches. Fewer trade
-/// small organizations' speed for memory: at 1,000 members 2, 4, 8 and 16 readers searched at
-/// 3,100, 4,000, 4,700 and 5,000 req/s (a short search is mostly the wake-ups of its
-/// connection's thread). Two per core since session 9, when the SQLite writer's own thread took
-/// the benchmark's peak at 100,000 members to 66 MiB with four per core (61 with two;
+/// about 1.6 ms of SQLite's time for 1,111 matches of 100,000 members and a megabyte or more of
+/// SQLite's memory per query, which the malloc arena of each reader that ran one keeps.
+/// Searching 100,000 members on the 16 plain readers grew the service 38 -> 53-58 MiB; on 8
+/// readers of their own, 38 -> 48, on 4 about 5 MiB less again, and the cheap reads never wait
+/// behind a burst of searches. Fewer trade small organizations' speed for memory: at 1,000
+/// members 2, 4, 8 and 16 readers searched at 3,100, 4,000, 4,700 and 5,000 req/s (session 8,
+/// when a search was two queries: a short search is mostly the wake-ups of its connection's
+/// thread). Two per core since session 9, when the SQLite writer's own thread took the
+/// benchmark's peak at 100,000 members to 66 MiB with four per core (61 with two;
 /// BENCHMARKS.md).
 pub async fn connect_searches(
     settings: &Settings,

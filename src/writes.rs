@@ -300,20 +300,26 @@ mod tests {
         text: &'static str,
         fail: bool,
     ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
-        let writes = writes.clone();
-        tokio::spawn(async move {
-            writes
-                .run(move |txn| {
-                    Box::pin(async move {
-                        write(txn, text).await?;
-                        if fail {
-                            return Err(DbErr::Custom(format!("{text} refused")));
-                        }
-                        Ok(())
-                    })
-                })
-                .await
+        spawn_write(writes, move |txn| {
+            Box::pin(async move {
+                write(txn, text).await?;
+                if fail {
+                    return Err(DbErr::Custom(format!("{text} refused")));
+                }
+                Ok(())
+            })
         })
+    }
+
+    /// Runs `work` through `writes` on a task of its own, as a request does.
+    fn spawn_write<W>(writes: &Writes, work: W) -> tokio::task::JoinHandle<Result<(), DbErr>>
+    where
+        W: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<(), DbErr>>
+            + Send
+            + 'static,
+    {
+        let writes = writes.clone();
+        tokio::spawn(async move { writes.run(work).await })
     }
 
     async fn notes(db: &DatabaseConnection) -> Vec<String> {
@@ -344,19 +350,12 @@ mod tests {
         let first = note(&writes, "first", false);
         pause().await;
         let (finish_second, second_may_finish) = oneshot::channel::<()>();
-        let second = tokio::spawn({
-            let writes = writes.clone();
-            async move {
-                writes
-                    .run(move |txn| {
-                        Box::pin(async move {
-                            write(txn, "second").await?;
-                            let _ = second_may_finish.await;
-                            Ok::<_, DbErr>(())
-                        })
-                    })
-                    .await
-            }
+        let second = spawn_write(&writes, move |txn| {
+            Box::pin(async move {
+                write(txn, "second").await?;
+                let _ = second_may_finish.await;
+                Ok::<_, DbErr>(())
+            })
         });
         pause().await;
         let third = note(&writes, "third", true);
@@ -412,21 +411,14 @@ mod tests {
         let busy = db.begin().await.expect("writer connection");
         let first = note(&writes, "first", false);
         pause().await;
-        let panicking = tokio::spawn({
-            let writes = writes.clone();
-            async move {
-                writes
-                    .run(move |txn| {
-                        Box::pin(async move {
-                            write(txn, "panicked").await?;
-                            if txn.get_database_backend() == DbBackend::Sqlite {
-                                panic!("a bug in a write");
-                            }
-                            Ok::<_, DbErr>(())
-                        })
-                    })
-                    .await
-            }
+        let panicking = spawn_write(&writes, move |txn| {
+            Box::pin(async move {
+                write(txn, "panicked").await?;
+                if txn.get_database_backend() == DbBackend::Sqlite {
+                    panic!("a bug in a write");
+                }
+                Ok::<_, DbErr>(())
+            })
         });
         pause().await;
         busy.commit().await.expect("free");
@@ -479,20 +471,13 @@ mod tests {
         gone_before.abort();
         let (finish, may_finish) = oneshot::channel::<()>();
         let (started, turn_started) = oneshot::channel::<()>();
-        let gone_during = tokio::spawn({
-            let writes = writes.clone();
-            async move {
-                writes
-                    .run(move |txn| {
-                        Box::pin(async move {
-                            write(txn, "gone during its turn").await?;
-                            let _ = started.send(());
-                            let _ = may_finish.await;
-                            write(txn, "gone during its turn, second half").await
-                        })
-                    })
-                    .await
-            }
+        let gone_during = spawn_write(&writes, move |txn| {
+            Box::pin(async move {
+                write(txn, "gone during its turn").await?;
+                let _ = started.send(());
+                let _ = may_finish.await;
+                write(txn, "gone during its turn, second half").await
+            })
         });
         busy.commit().await.expect("free");
         turn_started.await.expect("its turn starts");

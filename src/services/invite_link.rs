@@ -3,7 +3,9 @@
 use sea_orm::sea_query::{
     Alias, Asterisk, CommonTableExpression, Expr, Query, SubQueryStatement, WithClause,
 };
-use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, UpdateMany,
+};
 
 use serde_json::json;
 
@@ -64,12 +66,7 @@ async fn reset_in_transaction(
                     invite_token: random_url_token(),
                     ..organization
                 };
-                organization::Entity::update_many()
-                    .col_expr(
-                        organization::Column::InviteToken,
-                        Expr::value(replaced.invite_token.clone()),
-                    )
-                    .filter(organization::Column::Id.eq(replaced.id))
+                link_update(replaced.id, &replaced.invite_token)
                     .exec(txn)
                     .await?;
                 let entry = link_reset_entry(&caller, &replaced.invite_token)
@@ -100,12 +97,7 @@ async fn reset_in_one_statement(
         .lock_exclusive()
         .into_query();
     // The EXISTS makes the update wait for the lock, so it changes the row the lock read.
-    let update = organization::Entity::update_many()
-        .col_expr(
-            organization::Column::InviteToken,
-            Expr::value(token.clone()),
-        )
-        .filter(organization::Column::Id.eq(caller.organization_id))
+    let update = link_update(caller.organization_id, &token)
         .filter(Expr::exists(
             Query::select().expr(1).from(locked.clone()).to_owned(),
         ))
@@ -146,6 +138,13 @@ async fn reset_in_one_statement(
             ))
         }
     }
+}
+
+/// The UPDATE that gives organization `organization_id` the link `token`.
+fn link_update(organization_id: i32, token: &str) -> UpdateMany<organization::Entity> {
+    organization::Entity::update_many()
+        .col_expr(organization::Column::InviteToken, Expr::value(token))
+        .filter(organization::Column::Id.eq(organization_id))
 }
 
 fn cte(query: impl Into<SubQueryStatement>, name: Alias) -> CommonTableExpression {

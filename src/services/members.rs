@@ -114,10 +114,10 @@ pub async fn list(
         Role::reads_members,
     )
     .await?;
-    let backend = state.reads.get_database_backend();
     if query.search.is_some() {
         return search_page(state, organization_id, query).await;
     }
+    let backend = state.reads.get_database_backend();
     // Without a search the maintained per-role counts answer at once.
     let count = member_counts::total(&state.reads, organization_id, &query.roles).await?;
     let members = page_of(matching_members(backend, organization_id, query), query)
