@@ -3,8 +3,9 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DerivePartialModel, EntityTrait, JoinType,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, DerivePartialModel, EntityTrait,
+    FromQueryResult, JoinType, PaginatorTrait, PartialModelTrait, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, RelationTrait, Select, SelectModel, Selector,
 };
 
 use chrono::NaiveDateTime;
@@ -118,23 +119,58 @@ pub async fn list(
         return search_page(state, organization_id, query).await;
     }
     let backend = state.reads.get_database_backend();
-    // Without a search the maintained per-role counts answer at once.
-    let count = member_counts::total(&state.reads, organization_id, &query.roles).await?;
-    let members = page_of(matching_members(backend, organization_id, query), query)
-        .into_partial_model::<Member>()
+    // Without a search the maintained per-role counts answer, in the page's own query.
+    let total = member_counts::total_expr(backend, organization_id, &query.roles);
+    let matching = matching_members(backend, organization_id, query);
+    let page = counted_page(matching, query, total)
         .all(&state.reads)
         .await?;
-    Ok(MemberPage { count, members })
+    let count = match page.first() {
+        Some(first) => first.matching(),
+        None if query.page.offset() == 0 => 0,
+        None => member_counts::total(&state.reads, organization_id, &query.roles).await?,
+    };
+    Ok(MemberPage::of(count, page))
 }
 
-/// A member on a search's page, with how many members the search matches in all.
-#[derive(DerivePartialModel)]
-#[sea_orm(entity = "membership::Entity")]
-struct Found {
-    #[sea_orm(nested)]
+/// A member on a page, with how many members the list matches in all: read by the query that
+/// reads the page, so that a page costs one query and its count none.
+struct Counted {
     member: Member,
-    #[sea_orm(from_expr = "Expr::cust(\"COUNT(*) OVER ()\")")]
     matching: i64,
+}
+
+impl Counted {
+    fn matching(&self) -> u64 {
+        u64::try_from(self.matching).unwrap_or(0)
+    }
+}
+
+impl FromQueryResult for Counted {
+    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            member: Member::from_query_result(row, prefix)?,
+            matching: row.try_get(prefix, "matching")?,
+        })
+    }
+}
+
+impl MemberPage {
+    fn of(count: u64, page: Vec<Counted>) -> Self {
+        let members = page.into_iter().map(|counted| counted.member).collect();
+        MemberPage { count, members }
+    }
+}
+
+/// The page `query` asks for of `select`, each member with `matching` alongside.
+fn counted_page(
+    select: Select<membership::Entity>,
+    query: &MemberQuery,
+    matching: Expr,
+) -> Selector<SelectModel<Counted>> {
+    Member::select_cols(QuerySelect::select_only(page_of(select, query)))
+        .expr_as(matching, "matching")
+        .into_model::<Counted>()
 }
 
 /// A search counts its matches, on the connections kept for searches. On SQLite in the query
@@ -158,17 +194,15 @@ async fn search_page(
             .await?;
         return Ok(MemberPage { count, members });
     }
-    let found = page_of(matching(), query)
-        .into_partial_model::<Found>()
+    let page = counted_page(matching(), query, Expr::cust("COUNT(*) OVER ()"))
         .all(&state.searches)
         .await?;
-    let count = match found.first() {
-        Some(first) => u64::try_from(first.matching).unwrap_or(0),
+    let count = match page.first() {
+        Some(first) => first.matching(),
         None if query.page.offset() == 0 => 0,
         None => matching().count(&state.searches).await?,
     };
-    let members = found.into_iter().map(|found| found.member).collect();
-    Ok(MemberPage { count, members })
+    Ok(MemberPage::of(count, page))
 }
 
 fn page_of(select: Select<membership::Entity>, query: &MemberQuery) -> Select<membership::Entity> {
