@@ -157,4 +157,11 @@ sent_count=$(sent_so_far)
   if [ -r "$halt_poll" ]; then
     echo "- guest halt polling: $(cat "$halt_poll") ns (\`$halt_poll\`)"
   fi
+  # With autogroups on, the kernel shares the CPU among sessions before threads: PostgreSQL's
+  # backends (its daemon's session) take turns against this script's session, which holds the
+  # service and wrk, and on 2 cores some of them wait for seconds (BENCHMARKS.md, session 11).
+  autogroup=/proc/sys/kernel/sched_autogroup_enabled
+  if [ -r "$autogroup" ]; then
+    echo "- scheduler autogroups: $(cat "$autogroup") (\`$autogroup\`)"
+  fi
 }
