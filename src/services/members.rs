@@ -125,12 +125,8 @@ pub async fn list(
     let page = counted_page(matching, query, total)
         .all(&state.reads)
         .await?;
-    let count = match page.first() {
-        Some(first) => first.matching(),
-        None if query.page.offset() == 0 => 0,
-        None => member_counts::total(&state.reads, organization_id, &query.roles).await?,
-    };
-    Ok(MemberPage::of(count, page))
+    let recount = member_counts::total(&state.reads, organization_id, &query.roles);
+    MemberPage::counted(page, query, recount).await
 }
 
 /// A member on a page, with how many members the list matches in all: read by the query that
@@ -138,12 +134,6 @@ pub async fn list(
 struct Counted {
     member: Member,
     matching: i64,
-}
-
-impl Counted {
-    fn matching(&self) -> u64 {
-        u64::try_from(self.matching).unwrap_or(0)
-    }
 }
 
 impl FromQueryResult for Counted {
@@ -156,20 +146,31 @@ impl FromQueryResult for Counted {
 }
 
 impl MemberPage {
-    fn of(count: u64, page: Vec<Counted>) -> Self {
+    /// The page with the count its rows carry. A page past the last match has no row to carry
+    /// it: only then does `recount` run.
+    async fn counted(
+        page: Vec<Counted>,
+        query: &MemberQuery,
+        recount: impl Future<Output = Result<u64, ApiError>>,
+    ) -> Result<Self, ApiError> {
+        let count = match page.first() {
+            Some(first) => u64::try_from(first.matching).unwrap_or(0),
+            None if query.page.offset() == 0 => 0,
+            None => recount.await?,
+        };
         let members = page.into_iter().map(|counted| counted.member).collect();
-        MemberPage { count, members }
+        Ok(MemberPage { count, members })
     }
 }
 
-/// The page `query` asks for of `select`, each member with `matching` alongside.
+/// The page `query` asks for of `select`, each member with `matching_count` alongside.
 fn counted_page(
     select: Select<membership::Entity>,
     query: &MemberQuery,
-    matching: Expr,
+    matching_count: Expr,
 ) -> Selector<SelectModel<Counted>> {
     Member::select_cols(QuerySelect::select_only(page_of(select, query)))
-        .expr_as(matching, "matching")
+        .expr_as(matching_count, "matching")
         .into_model::<Counted>()
 }
 
@@ -197,12 +198,8 @@ async fn search_page(
     let page = counted_page(matching(), query, Expr::cust("COUNT(*) OVER ()"))
         .all(&state.searches)
         .await?;
-    let count = match page.first() {
-        Some(first) => first.matching(),
-        None if query.page.offset() == 0 => 0,
-        None => matching().count(&state.searches).await?,
-    };
-    Ok(MemberPage::of(count, page))
+    let recount = async { Ok(matching().count(&state.searches).await?) };
+    MemberPage::counted(page, query, recount).await
 }
 
 fn page_of(select: Select<membership::Entity>, query: &MemberQuery) -> Select<membership::Entity> {
