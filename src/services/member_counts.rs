@@ -2,7 +2,7 @@
 //! membership change, so the members list counts a 100,000-member organization as fast as a small
 //! one instead of walking its index.
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query, SubQueryStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter};
 
 use crate::domain::Role;
@@ -108,9 +108,5 @@ pub fn total_expr(backend: DatabaseBackend, organization_id: i32, roles: &[Role]
         DatabaseBackend::MySql => "SIGNED",
         _ => "BIGINT",
     };
-    Func::cast_as(
-        Expr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(sum))),
-        Alias::new(integer),
-    )
-    .into()
+    Func::cast_as(Expr::from(sum), Alias::new(integer)).into()
 }

@@ -5,7 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, DerivePartialModel, EntityTrait,
     FromQueryResult, JoinType, PaginatorTrait, PartialModelTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, RelationTrait, Select, SelectModel, Selector,
+    QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, SelectModel, Selector,
 };
 
 use chrono::NaiveDateTime;
@@ -174,12 +174,11 @@ fn counted_page(
         .into_model::<Counted>()
 }
 
-/// A search counts its matches, on the connections kept for searches. On SQLite in the query
-/// that reads its page (a window over the matches, computed before the page is cut): one query
-/// and one trigram index lookup instead of two (BENCHMARKS.md, session 10); only a page past the
-/// last match, which has no row to carry the count, counts again. PostgreSQL plans that query
-/// as if the page could stop early and reads every membership (144 ms against 2 at 100,000
-/// members), so elsewhere the count is a query of its own.
+/// A search counts its matches in the query that reads its page, on the connections kept for
+/// searches. On SQLite as a window over the matches, computed before the page is cut (the
+/// trigram index read once: BENCHMARKS.md, session 10); elsewhere as a subquery that counts
+/// them, because PostgreSQL plans the windowed query as if the page could stop early and reads
+/// every membership (144 ms against 2 at 100,000 members).
 async fn search_page(
     state: &AppState,
     organization_id: i32,
@@ -187,19 +186,25 @@ async fn search_page(
 ) -> Result<MemberPage, ApiError> {
     let backend = state.searches.get_database_backend();
     let matching = || matching_members(backend, organization_id, query);
-    if backend != DatabaseBackend::Sqlite {
-        let count = matching().count(&state.searches).await?;
-        let members = page_of(matching(), query)
-            .into_partial_model::<Member>()
-            .all(&state.searches)
-            .await?;
-        return Ok(MemberPage { count, members });
-    }
-    let page = counted_page(matching(), query, Expr::cust("COUNT(*) OVER ()"))
+    let matching_count = match backend {
+        DatabaseBackend::Sqlite => Expr::cust("COUNT(*) OVER ()"),
+        _ => count_of(matching()),
+    };
+    let page = counted_page(matching(), query, matching_count)
         .all(&state.searches)
         .await?;
     let recount = async { Ok(matching().count(&state.searches).await?) };
     MemberPage::counted(page, query, recount).await
+}
+
+/// How many rows `select` finds, as a scalar subquery.
+fn count_of(select: Select<membership::Entity>) -> Expr {
+    Expr::from(
+        select
+            .select_only()
+            .expr(Expr::cust("COUNT(*)"))
+            .into_query(),
+    )
 }
 
 fn page_of(select: Select<membership::Entity>, query: &MemberQuery) -> Select<membership::Entity> {
