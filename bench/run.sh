@@ -159,7 +159,8 @@ sent_count=$(sent_so_far)
   fi
   # With autogroups on, the kernel shares the CPU among sessions before threads: PostgreSQL's
   # backends (its daemon's session) take turns against this script's session, which holds the
-  # service and wrk, and on 2 cores some of them wait for seconds (BENCHMARKS.md, session 11).
+  # service and wrk: on 2 cores a woken backend can wait a quarter of a second for a core, and
+  # some requests stall for seconds (BENCHMARKS.md, session 11).
   autogroup=/proc/sys/kernel/sched_autogroup_enabled
   if [ -r "$autogroup" ]; then
     echo "- scheduler autogroups: $(cat "$autogroup") (\`$autogroup\`)"

@@ -73,26 +73,28 @@ pub async fn recount<C: ConnectionTrait>(db: &C, organization_id: i32) -> Result
     Ok(())
 }
 
-/// Live members of an organization with one of `roles` (all roles when empty): at most seven
-/// rows read, whatever the organization's size.
+/// Live members of an organization with one of `roles` (all roles when empty).
 pub async fn total<C: ConnectionTrait>(
     db: &C,
     organization_id: i32,
     roles: &[Role],
 ) -> Result<u64, ApiError> {
-    let mut select = member_count::Entity::find()
-        .filter(member_count::Column::OrganizationId.eq(organization_id));
-    if !roles.is_empty() {
-        select = select.filter(member_count::Column::Role.is_in(roles.iter().map(|r| r.code())));
-    }
-    let rows = select.all(db).await?;
-    let sum: i64 = rows.iter().map(|row| i64::from(row.members)).sum();
-    Ok(u64::try_from(sum).unwrap_or(0))
+    let mut query = Query::select();
+    query.expr_as(
+        total_expr(db.get_database_backend(), organization_id, roles),
+        Alias::new("total"),
+    );
+    let total: i64 = match db.query_one(&query).await? {
+        Some(row) => row.try_get("", "total")?,
+        None => 0,
+    };
+    Ok(u64::try_from(total).unwrap_or(0))
 }
 
-/// `total` as an expression, for the query that reads a page of members: its count comes with
-/// the page instead of costing a query (a round trip on PostgreSQL) of its own. A 64-bit integer
-/// on every backend (MySQL and MariaDB sum integers as decimals).
+/// `total` as an expression (a subquery reading at most seven rows, whatever the organization's
+/// size), so that the query reading a page of members brings its count along instead of costing
+/// a query (a round trip on PostgreSQL) of its own. A 64-bit integer on every backend (MySQL and
+/// MariaDB sum integers as decimals).
 pub fn total_expr(backend: DatabaseBackend, organization_id: i32, roles: &[Role]) -> Expr {
     let mut sum = Query::select();
     sum.expr(Func::coalesce([

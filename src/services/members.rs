@@ -3,9 +3,9 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, DerivePartialModel, EntityTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DerivePartialModel, EntityTrait,
     FromQueryResult, JoinType, PaginatorTrait, PartialModelTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, RelationTrait, Select, SelectModel, Selector,
+    QuerySelect, QueryTrait, RelationTrait, Select, SelectModel, Selector,
 };
 
 use chrono::NaiveDateTime;
@@ -131,18 +131,11 @@ pub async fn list(
 
 /// A member on a page, with how many members the list matches in all: read by the query that
 /// reads the page, so that a page costs one query and its count none.
+#[derive(FromQueryResult)]
 struct Counted {
+    #[sea_orm(nested)]
     member: Member,
     matching: i64,
-}
-
-impl FromQueryResult for Counted {
-    fn from_query_result(row: &QueryResult, prefix: &str) -> Result<Self, DbErr> {
-        Ok(Self {
-            member: Member::from_query_result(row, prefix)?,
-            matching: row.try_get(prefix, "matching")?,
-        })
-    }
 }
 
 impl MemberPage {
