@@ -3,8 +3,9 @@
 #   bench/run.sh [--db sqlite|postgres] [--members N] [--duration 15s] [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
-db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release
+db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release wrk_options=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --db) db=$2; shift 2 ;;
@@ -53,7 +54,7 @@ password="bench password"
 seed_started=$(date +%s.%N)
 read -r org _ < <("$bin" seed --owner bench-owner@example.org --password "$password" \
   --members "$members" --invitations $((members / 10)))
-seed_seconds=$(echo "$(date +%s.%N) - $seed_started" | bc)
+seed_seconds=$(seconds_since "$seed_started")
 
 # Starts the service; sets $server and $ready_seconds (spawn to the first 200 from /ready).
 start_server() {
@@ -64,8 +65,8 @@ start_server() {
   local started; started=$(date +%s.%N)
   "$bin" >"$work/server.log" 2>&1 &
   server=$!
-  until curl -fs "$B/ready" >/dev/null 2>&1; do sleep 0.005; done
-  ready_seconds=$(echo "$(date +%s.%N) - $started" | bc)
+  wait_until_ready "$B/ready" 60
+  ready_seconds=$(seconds_since "$started")
 }
 start_server
 
@@ -77,31 +78,6 @@ target=$(curl -fs "$B/api/organizations/$org/memberships?role=AN&page_size=1" -H
 results="$work/results.md"
 printf '| endpoint | requests/s | p50 | p99 | errors | resident after |\n|---|---:|---:|---:|---:|---:|\n' >"$results"
 
-# load NAME CONNECTIONS URL [METHOD BODY]
-load() {
-  local name=$1 conns=$2 url=$3 method=${4:-GET} body=${5:-}
-  local out
-  if [ "$method" = GET ]; then
-    # One unmeasured second first: the pool opens its connections and prepares its statements
-    # on the first endpoint that needs them, which would otherwise count against that endpoint.
-    [ "$smoke" = 1 ] || wrk -t2 -c"$conns" -d1s -H "$auth" "$url" >/dev/null
-    out=$(wrk -t2 -c"$conns" -d"$duration" --latency -H "$auth" "$url")
-  elif [ "$method" = SCRIPT ]; then
-    out=$(wrk -t2 -c"$conns" -d"$duration" --latency -s "$body" -H "$auth" "$url")
-  else
-    out=$(METHOD=$method BODY=$body wrk -t2 -c"$conns" -d"$duration" --latency -s bench/post.lua -H "$auth" "$url")
-  fi
-  local rps p50 p99 errors non2xx
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-  errors=$(awk '/Socket errors/ {print $4 + $6 + $8 + $10}' <<<"$out" | tr -d ',')
-  local rss_now; rss_now=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server/status")
-  printf '| %s | %s | %s | %s | %s | %s MiB |\n' "$name" "$rps" "$p50" "$p99" "$(( ${non2xx:-0} + ${errors:-0} ))" "$rss_now" >>"$results"
-  echo "$name: $rps req/s, p50 $p50, p99 $p99" >&2
-}
-
 M="$B/api/organizations/$org/memberships"
 load "GET /api/invite" "$connections" "$B/api/invite"
 load "GET /api/current-user/whoami" "$connections" "$B/api/current-user/whoami"
@@ -112,11 +88,11 @@ load "GET memberships/{user_id}" "$connections" "$M/$target"
 load "PATCH memberships (role)" "$connections" "$M" PATCH "{\"user_id\": $target, \"role\": \"RE\"}"
 load "POST /api/invite/reset-token" "$connections" "$B/api/invite/reset-token" POST '{}'
 # The peak before the password hashes: each hashing thread (one per core) keeps its 7 MiB.
-rss_before_login_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+rss_before_login_mib=$(peak_mib "$server")
 load "POST /api/auth/login (Argon2id)" "$connections" "$B/api/auth/login" POST "$login"
 load "POST /api/invite/send-email (100 new addresses)" 8 "$B/api/invite/send-email" SCRIPT bench/send_email.lua
 
-rss_kib=$(awk '/VmHWM/ {print $2}' "/proc/$server/status")
+rss_mib=$(peak_mib "$server")
 first_ready_seconds=$ready_seconds
 
 # The email sender: restart with an SMTP server and time the queue draining.
@@ -139,7 +115,7 @@ sent_so_far() { local n; n=$(cat "$work/sent.count" 2>/dev/null || true); echo "
 until [ "$(sent_so_far)" -ge "$target_count" ] || [ "$(date +%s)" -ge "$deadline" ]; do
   sleep 0.2
 done
-drain_seconds=$(echo "$(date +%s.%N) - $drain_started" | bc)
+drain_seconds=$(seconds_since "$drain_started")
 sent_count=$(sent_so_far)
 
 {
@@ -147,7 +123,7 @@ sent_count=$(sent_so_far)
   echo
   cat "$results"
   echo
-  echo "- peak resident memory: $((rss_before_login_kib / 1024)) MiB before the login run, $((rss_kib / 1024)) MiB in all (Argon2id: 7 MiB kept by each hashing thread, one per core)"
+  echo "- peak resident memory: $rss_before_login_mib MiB before the login run, $rss_mib MiB in all (Argon2id: 7 MiB kept by each hashing thread, one per core)"
   echo "- start to ready on a migrated database: $(printf '%.3f' "$first_ready_seconds") s"
   echo "- seeding: $(printf '%.1f' "$seed_seconds") s"
   echo "- email sender: $sent_count messages in $(printf '%.1f' "$drain_seconds") s ($(echo "$sent_count / $drain_seconds" | bc) messages/s, EMAIL_CONCURRENCY=8, a discarding SMTP server on loopback; $queued were queued)"

@@ -1,0 +1,75 @@
+# Shared by bench/run.sh and bench/compare.sh (sourced, not run): one wrk run per endpoint,
+# appended as a Markdown row to $results.
+#
+# Reads: $auth (the Authorization header), $server (the pid whose memory is read), $duration,
+# $smoke (1: no warm-up second), $results, and $wrk_options (extra wrk options, may be empty).
+
+# load NAME CONNECTIONS URL [METHOD BODY]; METHOD SCRIPT runs the wrk script BODY.
+load() {
+  local name=$1 conns=$2 url=$3 method=${4:-GET} body=${5:-}
+  local out
+  # A request wrk gave up on (its timeout, or the end of the previous run) may still be in the
+  # service's queue: Label Studio's are seconds long. Each run starts on an idle service.
+  wait_until_idle "$server"
+  # shellcheck disable=SC2086 # $wrk_options is a list of options
+  if [ "$method" = GET ]; then
+    # One unmeasured second first: the pool opens its connections and prepares its statements
+    # on the first endpoint that needs them, which would otherwise count against that endpoint.
+    if [ "$smoke" != 1 ]; then
+      wrk -t2 -c"$conns" -d1s $wrk_options -H "$auth" "$url" >/dev/null
+      wait_until_idle "$server"
+    fi
+    out=$(wrk -t2 -c"$conns" -d"$duration" --latency $wrk_options -H "$auth" "$url")
+  elif [ "$method" = SCRIPT ]; then
+    out=$(wrk -t2 -c"$conns" -d"$duration" --latency $wrk_options -s "$body" -H "$auth" "$url")
+  else
+    out=$(METHOD=$method BODY=$body wrk -t2 -c"$conns" -d"$duration" --latency $wrk_options \
+      -s bench/post.lua -H "$auth" "$url")
+  fi
+  local rps p50 p99 errors non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $5}' <<<"$out")
+  errors=$(awk '/Socket errors/ {print $4 + $6 + $8 + $10}' <<<"$out" | tr -d ',')
+  local rss_now; rss_now=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$server/status")
+  printf '| %s | %s | %s | %s | %s | %s MiB |\n' "$name" "$rps" "$p50" "$p99" \
+    "$(( ${non2xx:-0} + ${errors:-0} ))" "$rss_now" >>"$results"
+  echo "$name: $rps req/s, p50 $p50, p99 $p99" >&2
+}
+
+# Seconds since START (a `date +%s.%N`).
+seconds_since() {
+  echo "$(date +%s.%N) - $1" | bc
+}
+
+# Waits until URL answers 200, at most LIMIT seconds; fails after that.
+wait_until_ready() {
+  local url=$1 limit=$2 deadline
+  deadline=$(( $(date +%s) + limit ))
+  until curl -fs "$url" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "bench: $url not ready after ${limit}s" >&2; return 1; }
+    sleep 0.005
+  done
+}
+
+# Waits until process PID uses under 5% of a core over half a second, at most 120 seconds.
+wait_until_idle() {
+  local pid=$1 ticks=$(( $(getconf CLK_TCK) / 40 )) before after deadline
+  deadline=$(( $(date +%s) + 120 ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    before=$(cpu_ticks "$pid"); sleep 0.5; after=$(cpu_ticks "$pid")
+    [ $((after - before)) -le "$ticks" ] && return 0
+  done
+  echo "bench: process $pid still busy after 120 s; measuring anyway" >&2
+}
+
+# CPU time a process has used (user and system), in clock ticks.
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+# Peak resident memory of a process in MiB.
+peak_mib() {
+  awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"
+}
