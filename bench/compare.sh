@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Label Studio and org-members side by side, in one run, on this machine. See bench/README.md.
-#   bench/compare.sh [--members N] [--duration 15s] [--smoke]
+#   bench/compare.sh [--db sqlite|postgres] [--members N] [--duration 15s] [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # the endpoints measured here (the invite link, its reset, whoami, the members list and one
 # member); the roles and pending users are Enterprise's, which is not on PyPI.
 label_studio_version=1.23.2
-members=1000 duration=15s connections=32 smoke=0 profile=release
+db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
+    --db) db=$2; shift 2 ;;
     --members) members=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --smoke) smoke=1; members=200; duration=2s; profile=${BENCH_PROFILE:-debug}; shift ;;
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 profile=${BENCH_PROFILE:-$profile}
+case "$db" in sqlite | postgres) ;; *) echo "--db sqlite or postgres" >&2; exit 2 ;; esac
 # Label Studio's members page takes seconds per request under this load: with wrk's default
 # 2-second timeout those requests would count as errors and drop out of the latencies. Both
 # services get the same options.
@@ -43,6 +45,15 @@ ls_port=18383
 server=""
 # Each service is measured in a subshell of its own environment, which stops it on any exit.
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null || true; }
+# On PostgreSQL each service gets a fresh database of its own on 127.0.0.1:5432.
+pg() { PGOPTIONS=--client-min-messages=warning psql -q -h 127.0.0.1 -U postgres -d test -c "$1" >/dev/null; }
+drop_databases() { pg "drop database if exists om_compare" && pg "drop database if exists ls_compare"; }
+if [ "$db" = postgres ]; then
+  drop_databases
+  pg "create database om_compare"
+  pg "create database ls_compare"
+  trap 'drop_databases 2>/dev/null || true' EXIT
+fi
 echo "bench: working in $work" >&2
 owner=bench-owner@example.org
 password="bench password"
@@ -64,11 +75,15 @@ measure() {
   load "POST /api/invite/reset-token" "$connections" "$base/api/invite/reset-token" POST '{}'
 }
 
-# org-members, on its embedded default (SQLite), as bench/run.sh runs it.
+# org-members as bench/run.sh runs it.
 B="http://127.0.0.1:$port"
 (
   trap cleanup EXIT
-  export DATABASE_URL="sqlite://$work/org-members.sqlite3?mode=rwc" PORT=$port RUST_LOG=warn \
+  case "$db" in
+    sqlite) export DATABASE_URL="sqlite://$work/org-members.sqlite3?mode=rwc" ;;
+    postgres) export DATABASE_URL="postgres://postgres@127.0.0.1:5432/om_compare" ;;
+  esac
+  export PORT=$port RUST_LOG=warn \
     ACCESS_TOKEN_TTL=2h JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 \
     RATE_LIMIT_PER_ADDRESS=0 RATE_LIMIT_PER_EMAIL=0
   "$bin" migrate >/dev/null
@@ -90,11 +105,16 @@ B="http://127.0.0.1:$port"
   stop_server
 )
 
-# Label Studio with its defaults: `label-studio start` (Django's server), SQLite in its data dir.
+# Label Studio with its defaults: `label-studio start` (Django's server), SQLite in its data dir
+# or its PostgreSQL settings.
 L="http://127.0.0.1:$ls_port"
 (
   trap cleanup EXIT
   export LABEL_STUDIO_BASE_DATA_DIR="$work/label-studio"
+  if [ "$db" = postgres ]; then
+    export DJANGO_DB=default POSTGRE_HOST=127.0.0.1 POSTGRE_PORT=5432 POSTGRE_USER=postgres \
+      POSTGRE_PASSWORD="" POSTGRE_NAME=ls_compare
+  fi
   start_label_studio() {
     "$venv/bin/label-studio" start --no-browser --internal-host 127.0.0.1 --port "$ls_port" "$@" \
       >>"$work/label-studio.log" 2>&1 &
@@ -126,7 +146,7 @@ side_by_side() {
 }
 
 {
-  echo "## Label Studio $label_studio_version and org-members, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration $wrk_options)"
+  echo "## Label Studio $label_studio_version and org-members, $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration $wrk_options)"
   echo
   echo "| endpoint | Label Studio req/s | p50 | p99 | errors | org-members req/s | p50 | p99 | errors | speed-up |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -134,5 +154,6 @@ side_by_side() {
   echo
   echo "- peak resident memory: Label Studio $(cat "$work/label-studio.peak") MiB, org-members $(cat "$work/org-members.peak") MiB"
   echo "- start to ready on a migrated database: Label Studio $(printf '%.2f' "$(cat "$work/label-studio.ready")") s, org-members $(printf '%.3f' "$(cat "$work/org-members.ready")") s"
-  echo "- both on SQLite in a fresh directory; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"
+  echo "- each on a fresh $db database; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"
+  machine_settings
 }

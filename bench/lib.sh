@@ -73,3 +73,22 @@ cpu_ticks() {
 peak_mib() {
   awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$1/status"
 }
+
+# The machine's settings that the measurements depend on, as Markdown list items.
+machine_settings() {
+  local halt_poll autogroup
+  # On a virtual machine, how long an idle vCPU polls before it halts decides how fast a woken
+  # thread runs again, and SQLite's writes are a chain of such wake-ups (BENCHMARKS.md).
+  halt_poll=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+  if [ -r "$halt_poll" ]; then
+    echo "- guest halt polling: $(cat "$halt_poll") ns (\`$halt_poll\`)"
+  fi
+  # With autogroups on, the kernel shares the CPU among sessions before threads: PostgreSQL's
+  # backends (its daemon's session) take turns against this script's session, which holds the
+  # service and wrk: on 2 cores a woken backend can wait a quarter of a second for a core, and
+  # some requests stall for seconds (BENCHMARKS.md, session 11).
+  autogroup=/proc/sys/kernel/sched_autogroup_enabled
+  if [ -r "$autogroup" ]; then
+    echo "- scheduler autogroups: $(cat "$autogroup") (\`$autogroup\`)"
+  fi
+}
