@@ -28,8 +28,13 @@ wrk_options="--timeout 30s"
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-if [ "$profile" = release ]; then cargo build --release --locked -q; else cargo build --locked -q; fi
+if [ "$profile" = release ]; then
+  cargo build --release --locked -q --bin org-members --example ceiling
+else
+  cargo build --locked -q --bin org-members --example ceiling
+fi
 bin="$PWD/target/$profile/org-members"
+ceiling_bin="$PWD/target/$profile/examples/ceiling"
 
 # About 1 GiB and two to three minutes to install; kept between runs.
 venv=${LABEL_STUDIO_VENV:-$HOME/.cache/org-members-bench/label-studio-$label_studio_version}
@@ -42,6 +47,7 @@ fi
 work=$(mktemp -d)
 port=18382
 ls_port=18383
+ceiling_port=18384
 server=""
 # Each service is measured in a subshell of its own environment, which stops it on any exit.
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null || true; }
@@ -74,6 +80,19 @@ measure() {
   load "GET memberships/{user_id}" "$connections" "$member_url"
   load "POST /api/invite/reset-token" "$connections" "$base/api/invite/reset-token" POST '{}'
 }
+
+# The ceiling: a bare actix-web handler of the same JSON, no authentication, no database.
+C="http://127.0.0.1:$ceiling_port"
+(
+  trap cleanup EXIT
+  PORT=$ceiling_port "$ceiling_bin" &
+  server=$!
+  wait_until_ready "$C/api/invite" 60
+  auth="Authorization: Bearer unused"
+  results="$work/ceiling.md"
+  load "GET /api/invite" "$connections" "$C/api/invite"
+  stop_server
+)
 
 # org-members as bench/run.sh runs it.
 B="http://127.0.0.1:$port"
@@ -145,6 +164,11 @@ side_by_side() {
                    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s| %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, times }'
 }
 
+# Requests/s, the second column of a results file's first row.
+first_rps() { awk -F'|' 'NR == 1 {print $3 + 0}' "$1"; }
+ceiling_rps=$(first_rps "$work/ceiling.md")
+invite_rps=$(first_rps "$work/org-members.md")
+
 {
   echo "## Label Studio $label_studio_version and org-members, $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration $wrk_options)"
   echo
@@ -152,6 +176,7 @@ side_by_side() {
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   side_by_side
   echo
+  echo "- the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database): $ceiling_rps req/s; org-members' \`GET /api/invite\` is $(echo "100 * $invite_rps / $ceiling_rps" | bc)% of it (issue 5's target: 30%)"
   echo "- peak resident memory: Label Studio $(cat "$work/label-studio.peak") MiB, org-members $(cat "$work/org-members.peak") MiB"
   echo "- start to ready on a migrated database: Label Studio $(printf '%.2f' "$(cat "$work/label-studio.ready")") s, org-members $(printf '%.3f' "$(cat "$work/org-members.ready")") s"
   echo "- each on a fresh $db database; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"
