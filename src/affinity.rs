@@ -1,4 +1,5 @@
-//! One CPU for SQLite's writer thread and its connection's thread.
+//! One CPU for SQLite's writer thread and its connection's thread, and one for each HTTP worker
+//! and its SQLite readers' threads.
 //!
 //! Every statement of a write is a hand-off from the writer thread to the thread of the
 //! connection (sqlx runs each SQLite connection on a thread of its own) and back. With the two
@@ -7,7 +8,10 @@
 //! of those wake-ups is an exit to the hypervisor. On one CPU a hand-off is a plain switch
 //! between two threads: reset went from 2,500-2,900 to 5,900-7,400 requests/s (BENCHMARKS.md,
 //! session 9). A thread starts with the CPUs of the thread that spawns it, which is how the
-//! connection's thread gets its CPU (see `db::connect`).
+//! connection's thread gets its CPU (see `db::connect`). Reads are the same chain, shorter: an
+//! HTTP worker hands each query to a reader connection's thread, which gets the worker's CPU by
+//! opening from the worker's thread (see `db::worker_readers`): reads 20-25% faster
+//! (BENCHMARKS.md, session 12).
 
 use std::sync::OnceLock;
 
@@ -15,7 +19,21 @@ use std::sync::OnceLock;
 /// machine either measured alike), chosen once. `None` where threads cannot be pinned.
 pub fn sqlite_writer_cpu() -> Option<usize> {
     static CPU: OnceLock<Option<usize>> = OnceLock::new();
-    *CPU.get_or_init(platform::last_allowed_cpu)
+    *CPU.get_or_init(|| platform::allowed_cpus().last().copied())
+}
+
+/// Keeps the calling thread, the HTTP worker numbered `index` (from 0), on one CPU of those the
+/// process may use, the workers taking them in turn. Where threads cannot be pinned it runs
+/// anywhere, with slower hand-offs.
+pub fn pin_http_worker(index: usize) {
+    let cpus = platform::allowed_cpus();
+    if cpus.is_empty() {
+        return;
+    }
+    let cpu = cpus[index % cpus.len()];
+    if let Err(error) = platform::pin_current_thread(cpu) {
+        log::warn!("could not keep HTTP worker {index} on CPU {cpu}: {error}");
+    }
 }
 
 /// Runs `work` to its end on a thread of its own, with a single-threaded runtime of its own,
@@ -52,11 +70,14 @@ mod platform {
         Pid::from_raw(0)
     }
 
-    pub fn last_allowed_cpu() -> Option<usize> {
-        let allowed = sched_getaffinity(this_thread()).ok()?;
+    /// The CPUs this thread may run on, in order (none when they cannot be read).
+    pub fn allowed_cpus() -> Vec<usize> {
+        let Ok(allowed) = sched_getaffinity(this_thread()) else {
+            return Vec::new();
+        };
         (0..CpuSet::count())
-            .rev()
-            .find(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+            .filter(|&cpu| allowed.is_set(cpu).unwrap_or(false))
+            .collect()
     }
 
     pub fn pin_current_thread(cpu: usize) -> nix::Result<()> {
@@ -68,11 +89,40 @@ mod platform {
 
 #[cfg(not(target_os = "linux"))]
 mod platform {
-    pub fn last_allowed_cpu() -> Option<usize> {
-        None
+    pub fn allowed_cpus() -> Vec<usize> {
+        Vec::new()
     }
 
     pub fn pin_current_thread(_cpu: usize) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// What the HTTP workers' readers rely on: a thread started by a pinned worker (as sqlx
+    /// starts a connection's thread) runs on the worker's CPU alone, and workers take the
+    /// allowed CPUs in turn.
+    #[test]
+    fn threads_a_pinned_worker_starts_share_its_cpu() {
+        let allowed = platform::allowed_cpus();
+        assert!(!allowed.is_empty(), "this thread's CPUs are readable");
+        for index in [0, 1, allowed.len() + 1] {
+            let inherited = std::thread::spawn(move || {
+                pin_http_worker(index);
+                std::thread::spawn(platform::allowed_cpus)
+                    .join()
+                    .expect("the connection-like thread")
+            })
+            .join()
+            .expect("the worker-like thread");
+            assert_eq!(
+                inherited,
+                vec![allowed[index % allowed.len()]],
+                "worker {index}"
+            );
+        }
     }
 }

@@ -52,32 +52,67 @@ pub async fn connect_searches(
     if !settings.is_sqlite() {
         return Ok(reads.clone());
     }
+    sqlite_readers(settings, search_readers()).await
+}
+
+/// Two search readers per core (see [`connect_searches`]).
+fn search_readers() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    sqlite_readers(settings, u32::try_from(2 * cores).unwrap_or(4)).await
+    u32::try_from(2 * cores).unwrap_or(4)
 }
 
 async fn sqlite_readers(settings: &Settings, count: u32) -> Result<DatabaseConnection, DbErr> {
-    let options: SqliteConnectOptions = settings
-        .database_url
-        .parse()
-        .map_err(|error| DbErr::Custom(format!("invalid SQLite URL: {error}")))?;
-    let pool = SqlitePoolOptions::new()
+    let pool = reader_pool(count)
+        .connect_with(reader_options(settings)?)
+        .await
+        .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+/// One HTTP worker's SQLite readers: its share of the plain readers and of the search readers.
+/// They open as the worker first needs them, from the worker's thread, so each connection's
+/// thread starts on the worker's CPU (`affinity::pin_http_worker`) and every query's hand-off
+/// to it and back is a switch between two threads on one CPU rather than a wake-up of the
+/// other, which on a virtual machine whose idle CPUs halt is an exit to the hypervisor.
+/// Measured against shared pools in alternating runs (BENCHMARKS.md, session 12): `GET
+/// /api/invite` 9,900-11,900 -> 13,000-13,900 req/s, one member 6,800-7,800 -> 8,700-9,100, the
+/// members page 4,000-4,100 -> 4,800-5,800. Must be called on the worker (in its runtime), after it
+/// is pinned.
+pub fn worker_readers(
+    settings: &Settings,
+    workers: usize,
+) -> Result<(DatabaseConnection, DatabaseConnection), DbErr> {
+    let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+    let share = |count: u32| count.div_ceil(workers).max(1);
+    let options = reader_options(settings)?;
+    let lazy = |count: u32| {
+        SqlxSqliteConnector::from_sqlx_sqlite_pool(
+            reader_pool(share(count)).connect_lazy_with(options.clone()),
+        )
+    };
+    Ok((lazy(SQLITE_READERS), lazy(search_readers())))
+}
+
+fn reader_pool(count: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
         .max_connections(count)
         // A file on local disk cannot drop a connection: sqlx's default ping before every
         // checkout would cost a second round trip to the connection's thread on each query.
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
-        .connect_with(
-            options
-                .read_only(true)
-                .create_if_missing(false)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
-                .pragma("cache_size", READER_CACHE_SIZE),
-        )
-        .await
-        .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+}
+
+fn reader_options(settings: &Settings) -> Result<SqliteConnectOptions, DbErr> {
+    let options: SqliteConnectOptions = settings
+        .database_url
+        .parse()
+        .map_err(|error| DbErr::Custom(format!("invalid SQLite URL: {error}")))?;
+    Ok(options
+        .read_only(true)
+        .create_if_missing(false)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", READER_CACHE_SIZE))
 }
 
 /// The pool for work done outside requests: the email sender and housekeeping. Network
@@ -99,8 +134,8 @@ pub async fn connect_background(
     Database::connect(options).await
 }
 
-/// A pool for one HTTP worker, or `None` on SQLite (whose connections run on threads of their
-/// own and stay shared). Each worker runs its own runtime, and a connection's socket is polled by
+/// A pool for one HTTP worker, or `None` on SQLite (whose workers get their own readers from
+/// [`worker_readers`] and share the writer). Each worker runs its own runtime, and a connection's socket is polled by
 /// the runtime that opened it: with one pool shared by every worker, a query on a connection
 /// another worker opened wakes that worker too. Measured: GET /api/invite, the members page and
 /// one member about 22% faster on PostgreSQL with a pool per worker (BENCHMARKS.md). Its share
@@ -341,6 +376,30 @@ mod tests {
             .await
             .expect("compile options");
         assert!(missing.is_empty(), "SQLite was built without {missing:?}");
+    }
+
+    /// A worker's SQLite readers must open on the worker's thread (their threads take its CPU),
+    /// so building them opens nothing; each worker gets its share of the readers.
+    #[tokio::test]
+    async fn a_workers_sqlite_readers_are_its_share_and_open_when_used() {
+        let settings = Settings {
+            // No such directory: a reader that opened now would fail.
+            database_url: "sqlite:///no/such/dir/members.sqlite3".into(),
+            ..Settings::default()
+        };
+        let (reads, searches) = worker_readers(&settings, 2).expect("lazy readers");
+        let max = |db: &DatabaseConnection| {
+            db.get_sqlite_connection_pool()
+                .options()
+                .get_max_connections()
+        };
+        assert_eq!(max(&reads), SQLITE_READERS / 2);
+        assert_eq!(max(&searches), search_readers().div_ceil(2));
+        assert_eq!(
+            reads.get_sqlite_connection_pool().size(),
+            0,
+            "none open yet"
+        );
     }
 
     /// Each HTTP worker builds its pool in its synchronous set-up; were the pool not ready at once,

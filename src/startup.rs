@@ -3,6 +3,7 @@
 use std::future::ready;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
@@ -14,6 +15,7 @@ use sea_orm::DatabaseConnection;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::affinity;
 use crate::auth::JwtKeys;
 use crate::db;
 use crate::domain::token::random_url_token;
@@ -148,9 +150,17 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     });
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
+    let next_worker = Arc::new(AtomicUsize::new(0));
     let server = HttpServer::new(move || {
-        let worker_state = db::worker_pool(&state.settings, workers)
-            .and_then(|pool| pool.map(|pool| state.for_worker(pool)).transpose());
+        let worker_state = if state.settings.is_sqlite() {
+            // Before its readers open: their threads start on the CPU of the thread opening them.
+            affinity::pin_http_worker(next_worker.fetch_add(1, Ordering::Relaxed));
+            db::worker_readers(&state.settings, workers)
+                .map(|readers| Some(state.for_sqlite_worker(readers)))
+        } else {
+            db::worker_pool(&state.settings, workers)
+                .and_then(|pool| pool.map(|pool| state.for_worker(pool)).transpose())
+        };
         let state = match worker_state {
             Ok(Some(worker_state)) => web::Data::new(worker_state),
             Ok(None) => state.clone(),

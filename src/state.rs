@@ -1,4 +1,4 @@
-//! What request handlers share: the database pools (PostgreSQL and MariaDB: one per HTTP worker),
+//! What request handlers share: the database pools (one per HTTP worker, but for SQLite's writer),
 //! the settings, the JWT keys and the rate limits.
 
 use std::sync::Arc;
@@ -44,6 +44,19 @@ impl AppState {
             searches: db,
             ..self.clone()
         })
+    }
+
+    /// This state for one HTTP worker on SQLite, with the worker's own readers and search
+    /// readers (see `db::worker_readers`); the writer and the rest stay shared.
+    pub fn for_sqlite_worker(
+        &self,
+        (reads, searches): (DatabaseConnection, DatabaseConnection),
+    ) -> AppState {
+        AppState {
+            reads,
+            searches,
+            ..self.clone()
+        }
     }
 
     /// `<PUBLIC_URL>/user/signup/?token=<token>`, relative when no public URL is configured.
