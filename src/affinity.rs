@@ -13,6 +13,7 @@
 //! opening from the worker's thread (see `db::worker_readers`): reads 20-25% faster
 //! (BENCHMARKS.md, session 12).
 
+use std::num::NonZeroUsize;
 use std::sync::OnceLock;
 
 /// The CPU SQLite's writer pair shares: the last one this process may run on (on this 2-core
@@ -22,10 +23,19 @@ pub fn sqlite_writer_cpu() -> Option<usize> {
     *CPU.get_or_init(|| platform::allowed_cpus().last().copied())
 }
 
+/// How many CPUs the process may use (its affinity and CPU quota: `available_parallelism`),
+/// read once, before any thread here is pinned: on a pinned thread the standard library
+/// would answer 1, and the hashing threads and search readers sized from it would be too few.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+}
+
 /// Keeps the calling thread, the HTTP worker numbered `index` (from 0), on one CPU of those the
 /// process may use, the workers taking them in turn. Where threads cannot be pinned it runs
 /// anywhere, with slower hand-offs.
 pub fn pin_http_worker(index: usize) {
+    cores();
     let cpus = platform::allowed_cpus();
     if cpus.is_empty() {
         return;
@@ -33,6 +43,15 @@ pub fn pin_http_worker(index: usize) {
     let cpu = cpus[index % cpus.len()];
     if let Err(error) = platform::pin_current_thread(cpu) {
         log::warn!("could not keep HTTP worker {index} on CPU {cpu}: {error}");
+    }
+}
+
+/// Lets the calling thread run on every CPU the process may use (those of its main thread),
+/// whichever thread started it: a thread started by a pinned HTTP worker would otherwise be
+/// kept on the worker's CPU.
+pub fn unpin_current_thread() {
+    if let Err(error) = platform::unpin_current_thread() {
+        log::warn!("could not let a thread use every CPU: {error}");
     }
 }
 
@@ -44,6 +63,7 @@ pub fn run_on(
     cpu: Option<usize>,
     work: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    cores();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -85,6 +105,12 @@ mod platform {
         only.set(cpu)?;
         sched_setaffinity(this_thread(), &only)
     }
+
+    pub fn unpin_current_thread() -> nix::Result<()> {
+        // The process id names the main thread, which nothing pins.
+        let process = sched_getaffinity(Pid::this())?;
+        sched_setaffinity(this_thread(), &process)
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -94,6 +120,10 @@ mod platform {
     }
 
     pub fn pin_current_thread(_cpu: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    pub fn unpin_current_thread() -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -124,5 +154,24 @@ mod tests {
                 "worker {index}"
             );
         }
+    }
+
+    /// The password hashing threads start from whichever thread hashes first, an HTTP worker
+    /// among them: they must run on every CPU all the same.
+    #[test]
+    fn an_unpinned_thread_started_by_a_pinned_worker_uses_every_cpu() {
+        let process = platform::allowed_cpus();
+        let unpinned = std::thread::spawn(|| {
+            pin_http_worker(0);
+            std::thread::spawn(|| {
+                unpin_current_thread();
+                platform::allowed_cpus()
+            })
+            .join()
+            .expect("the hashing-like thread")
+        })
+        .join()
+        .expect("the worker-like thread");
+        assert_eq!(unpinned, process);
     }
 }

@@ -52,24 +52,33 @@ pub async fn connect_searches(
     if !settings.is_sqlite() {
         return Ok(reads.clone());
     }
-    sqlite_readers(settings, search_readers()).await
-}
-
-/// Two search readers per core (see [`connect_searches`]).
-fn search_readers() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-    u32::try_from(2 * cores).unwrap_or(4)
+    let count = u32::try_from(2 * crate::affinity::cores()).unwrap_or(4);
+    // All opened now, from this thread, and kept: one opened later by a request would start on
+    // its HTTP worker's CPU (`worker_readers`), and a search, milliseconds of SQLite's work at
+    // 100,000 members, is better off on whichever CPU is free (BENCHMARKS.md, session 12).
+    let pool = reader_pool(count)
+        .min_connections(count)
+        .idle_timeout(None)
+        .max_lifetime(None);
+    sqlite_reader_pool(settings, pool).await
 }
 
 async fn sqlite_readers(settings: &Settings, count: u32) -> Result<DatabaseConnection, DbErr> {
-    let pool = reader_pool(count)
+    sqlite_reader_pool(settings, reader_pool(count)).await
+}
+
+async fn sqlite_reader_pool(
+    settings: &Settings,
+    pool: SqlitePoolOptions,
+) -> Result<DatabaseConnection, DbErr> {
+    let pool = pool
         .connect_with(reader_options(settings)?)
         .await
         .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))?;
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
-/// One HTTP worker's SQLite readers: its share of the plain readers and of the search readers.
+/// One HTTP worker's SQLite readers: its share of the plain readers (searches share theirs).
 /// They open as the worker first needs them, from the worker's thread, so each connection's
 /// thread starts on the worker's CPU (`affinity::pin_http_worker`) and every query's hand-off
 /// to it and back is a switch between two threads on one CPU rather than a wake-up of the
@@ -78,19 +87,11 @@ async fn sqlite_readers(settings: &Settings, count: u32) -> Result<DatabaseConne
 /// /api/invite` 9,900-11,900 -> 13,000-13,900 req/s, one member 6,800-7,800 -> 8,700-9,100, the
 /// members page 4,000-4,100 -> 4,800-5,800. Must be called on the worker (in its runtime), after it
 /// is pinned.
-pub fn worker_readers(
-    settings: &Settings,
-    workers: usize,
-) -> Result<(DatabaseConnection, DatabaseConnection), DbErr> {
+pub fn worker_readers(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
-    let share = |count: u32| count.div_ceil(workers).max(1);
-    let options = reader_options(settings)?;
-    let lazy = |count: u32| {
-        SqlxSqliteConnector::from_sqlx_sqlite_pool(
-            reader_pool(share(count)).connect_lazy_with(options.clone()),
-        )
-    };
-    Ok((lazy(SQLITE_READERS), lazy(search_readers())))
+    let pool = reader_pool(SQLITE_READERS.div_ceil(workers).max(1))
+        .connect_lazy_with(reader_options(settings)?);
+    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
 fn reader_pool(count: u32) -> SqlitePoolOptions {
@@ -387,19 +388,10 @@ mod tests {
             database_url: "sqlite:///no/such/dir/members.sqlite3".into(),
             ..Settings::default()
         };
-        let (reads, searches) = worker_readers(&settings, 2).expect("lazy readers");
-        let max = |db: &DatabaseConnection| {
-            db.get_sqlite_connection_pool()
-                .options()
-                .get_max_connections()
-        };
-        assert_eq!(max(&reads), SQLITE_READERS / 2);
-        assert_eq!(max(&searches), search_readers().div_ceil(2));
-        assert_eq!(
-            reads.get_sqlite_connection_pool().size(),
-            0,
-            "none open yet"
-        );
+        let reads = worker_readers(&settings, 2).expect("lazy readers");
+        let pool = reads.get_sqlite_connection_pool();
+        assert_eq!(pool.options().get_max_connections(), SQLITE_READERS / 2);
+        assert_eq!(pool.size(), 0, "none open yet");
     }
 
     /// Each HTTP worker builds its pool in its synchronous set-up; were the pool not ready at once,

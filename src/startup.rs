@@ -145,9 +145,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let max_body = state.settings.max_body_bytes;
     // Set explicitly (one per core unless `WORKERS` says otherwise): each worker's database pool
     // takes its share of the connections by this count.
-    let workers = state.settings.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let workers = state.settings.workers.unwrap_or_else(affinity::cores);
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let next_worker = Arc::new(AtomicUsize::new(0));

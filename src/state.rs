@@ -1,5 +1,5 @@
-//! What request handlers share: the database pools (one per HTTP worker, but for SQLite's writer),
-//! the settings, the JWT keys and the rate limits.
+//! What request handlers share: the database pools (one per HTTP worker but SQLite's writer and
+//! search readers), the settings, the JWT keys and the rate limits.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ pub struct AppState {
     /// Transactions of requests that change something (on SQLite, committed in groups).
     pub writes: Writes,
     /// Plain reads outside transactions. On SQLite, a pool of read-only connections that read
-    /// in parallel under WAL; elsewhere the same pool as `db`.
+    /// in parallel under WAL, each HTTP worker's own; elsewhere the same pool as `db`.
     pub reads: DatabaseConnection,
     /// Member searches. On SQLite, read-only connections of their own, two per core (see
     /// `db::connect_searches`); elsewhere the same pool as `reads`.
@@ -46,15 +46,11 @@ impl AppState {
         })
     }
 
-    /// This state for one HTTP worker on SQLite, with the worker's own readers and search
-    /// readers (see `db::worker_readers`); the writer and the rest stay shared.
-    pub fn for_sqlite_worker(
-        &self,
-        (reads, searches): (DatabaseConnection, DatabaseConnection),
-    ) -> AppState {
+    /// This state for one HTTP worker on SQLite, with the worker's own readers (see
+    /// `db::worker_readers`); the writer, the search readers and the rest stay shared.
+    pub fn for_sqlite_worker(&self, reads: DatabaseConnection) -> AppState {
         AppState {
             reads,
-            searches,
             ..self.clone()
         }
     }
