@@ -9,30 +9,14 @@ cd "$(dirname "$0")/.."
 # the endpoints measured here (the invite link, its reset, whoami, the members list and one
 # member); the roles and pending users are Enterprise's, which is not on PyPI.
 label_studio_version=1.23.2
-db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --db) db=$2; shift 2 ;;
-    --members) members=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
-    --smoke) smoke=1; members=200; duration=2s; profile=${BENCH_PROFILE:-debug}; shift ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
-profile=${BENCH_PROFILE:-$profile}
-case "$db" in sqlite | postgres) ;; *) echo "--db sqlite or postgres" >&2; exit 2 ;; esac
+parse_options "$@"
 # Label Studio's members page takes seconds per request under this load: with wrk's default
 # 2-second timeout those requests would count as errors and drop out of the latencies. Both
 # services get the same options.
 wrk_options="--timeout 30s"
 
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-if [ "$profile" = release ]; then
-  cargo build --release --locked -q --bin org-members --example ceiling
-else
-  cargo build --locked -q --bin org-members --example ceiling
-fi
+install_tools
+build --bin org-members --example ceiling
 bin="$PWD/target/$profile/org-members"
 ceiling_bin="$PWD/target/$profile/examples/ceiling"
 
@@ -71,14 +55,18 @@ stop_server() {
   server=""
 }
 
-# The endpoints both services have, with the same load: measure BASE ORG MEMBER_URL
+# The endpoints both services have, with the same load, then the service's peak memory; stops
+# the service. measure NAME BASE ORG MEMBER_URL writes $work/NAME.md and $work/NAME.peak.
 measure() {
-  local base=$1 org=$2 member_url=$3
+  local name=$1 base=$2 org=$3 member_url=$4
+  results="$work/$name.md"
   load "GET /api/invite" "$connections" "$base/api/invite"
   load "GET /api/current-user/whoami" "$connections" "$base/api/current-user/whoami"
   load "GET memberships (page of 20)" "$connections" "$base/api/organizations/$org/memberships?page_size=20"
   load "GET memberships/{user_id}" "$connections" "$member_url"
   load "POST /api/invite/reset-token" "$connections" "$base/api/invite/reset-token" POST '{}'
+  peak_mib "$server" >"$work/$name.peak"
+  stop_server
 }
 
 # The ceiling: a bare actix-web handler of the same JSON, no authentication, no database.
@@ -118,10 +106,7 @@ B="http://127.0.0.1:$port"
   auth="Authorization: Bearer $access"
   member=$(curl -fs "$B/api/organizations/$org/memberships?role=AN&page_size=1" -H "$auth" \
     | jq -r '.results[0].user.id')
-  results="$work/org-members.md"
-  measure "$B" "$org" "$B/api/organizations/$org/memberships/$member"
-  peak_mib "$server" >"$work/org-members.peak"
-  stop_server
+  measure org-members "$B" "$org" "$B/api/organizations/$org/memberships/$member"
 )
 
 # Label Studio with its defaults: `label-studio start` (Django's server), SQLite in its data dir
@@ -151,10 +136,7 @@ L="http://127.0.0.1:$ls_port"
   auth="Authorization: Token $token"
   member=$(curl -fs "$L/api/organizations/$org/memberships?page=2&page_size=1" -H "$auth" \
     | jq -r '.results[0].user.id')
-  results="$work/label-studio.md"
-  measure "$L" "$org" "$L/api/organizations/$org/memberships/$member/"
-  peak_mib "$server" >"$work/label-studio.peak"
-  stop_server
+  measure label-studio "$L" "$org" "$L/api/organizations/$org/memberships/$member/"
 )
 
 # One row per endpoint: Label Studio's columns, then org-members', then the ratio of their requests/s.

@@ -1,8 +1,36 @@
-# Shared by bench/run.sh and bench/compare.sh (sourced, not run): one wrk run per endpoint,
-# appended as a Markdown row to $results.
+# Shared by bench/run.sh and bench/compare.sh (sourced, not run): their options, their tools,
+# and one wrk run per endpoint, appended as a Markdown row to $results.
 #
 # Reads: $auth (the Authorization header), $server (the pid whose memory is read), $duration,
 # $smoke (1: no warm-up second), $results, and $wrk_options (extra wrk options, may be empty).
+
+# Sets $db, $members, $duration, $connections, $smoke and $profile from the options
+# [--db sqlite|postgres] [--members N] [--duration 15s] [--smoke].
+parse_options() {
+  db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --db) db=$2; shift 2 ;;
+      --members) members=$2; shift 2 ;;
+      --duration) duration=$2; shift 2 ;;
+      --smoke) smoke=1; members=200; duration=2s; profile=debug; shift ;;
+      *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+  profile=${BENCH_PROFILE:-$profile}
+  case "$db" in sqlite | postgres) ;; *) echo "--db sqlite or postgres" >&2; exit 2 ;; esac
+}
+
+# Installs wrk and jq from Debian's packages when they are missing.
+install_tools() {
+  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+}
+
+# Builds the release or debug binaries named (cargo's target options, e.g. --bin org-members).
+build() {
+  if [ "$profile" = release ]; then cargo build --release --locked -q "$@"; else cargo build --locked -q "$@"; fi
+}
 
 # load NAME CONNECTIONS URL [METHOD BODY]; METHOD SCRIPT runs the wrk script BODY.
 load() {

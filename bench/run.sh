@@ -5,21 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release wrk_options=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --db) db=$2; shift 2 ;;
-    --members) members=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
-    --smoke) smoke=1; members=200; duration=2s; profile=${BENCH_PROFILE:-debug}; shift ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
-profile=${BENCH_PROFILE:-$profile}
-
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-if [ "$profile" = release ]; then cargo build --release --locked -q; else cargo build --locked -q; fi
+parse_options "$@"
+wrk_options=""
+install_tools
+build
 bin="$PWD/target/$profile/org-members"
 
 work=$(mktemp -d)
@@ -41,7 +30,6 @@ case "$db" in
     psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" >/dev/null
     psql -q -h 127.0.0.1 -U postgres -d test -c "create database om_bench" >/dev/null
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/om_bench" ;;
-  *) echo "--db sqlite or postgres" >&2; exit 2 ;;
 esac
 export PORT=$port ACCESS_TOKEN_TTL=2h RUST_LOG=warn JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 # wrk logs in thousands of times from one address as one person: the rate limits would answer
