@@ -10,7 +10,7 @@
 //! session 9). A thread starts with the CPUs of the thread that spawns it, which is how the
 //! connection's thread gets its CPU (see `db::connect`). Reads are the same chain, shorter: an
 //! HTTP worker hands each query to a reader connection's thread, which gets the worker's CPU by
-//! opening from the worker's thread (see `db::worker_readers`): reads 20-25% faster
+//! opening from the worker's thread (see `db::worker_readers`): reads 20-40% faster
 //! (BENCHMARKS.md, session 12).
 
 use std::num::NonZeroUsize;

@@ -22,7 +22,9 @@ pub const JWT_SECRET_KEY: &str = "jwt_secret";
 
 /// The pool for plain reads: on SQLite, read-only connections, parallel under WAL (SQLite's
 /// writer is a single connection, see [`connect`]); elsewhere `writes` itself. Opened after the
-/// migrations: a reader loads the schema as it connects (its `cache_size` pragma needs it).
+/// migrations: a reader loads the schema as it connects (its `cache_size` pragma needs it). On
+/// SQLite the HTTP workers read through readers of their own ([`worker_readers`]); this pool
+/// serves the rest (commands, and any state built without workers).
 pub async fn connect_reads(
     settings: &Settings,
     writes: &DatabaseConnection,
@@ -85,8 +87,8 @@ async fn sqlite_reader_pool(
 /// other, which on a virtual machine whose idle CPUs halt is an exit to the hypervisor.
 /// Measured against shared pools in alternating runs (BENCHMARKS.md, session 12): `GET
 /// /api/invite` 9,900-11,900 -> 13,000-13,900 req/s, one member 6,800-7,800 -> 8,700-9,100, the
-/// members page 4,000-4,100 -> 4,800-5,800. Must be called on the worker (in its runtime), after it
-/// is pinned.
+/// members page 4,000-4,100 -> 4,800-5,800. Must be called on the worker (in its runtime),
+/// after it is pinned.
 pub fn worker_readers(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
     let pool = reader_pool(SQLITE_READERS.div_ceil(workers).max(1))
@@ -136,11 +138,12 @@ pub async fn connect_background(
 }
 
 /// A pool for one HTTP worker, or `None` on SQLite (whose workers get their own readers from
-/// [`worker_readers`] and share the writer). Each worker runs its own runtime, and a connection's socket is polled by
-/// the runtime that opened it: with one pool shared by every worker, a query on a connection
-/// another worker opened wakes that worker too. Measured: GET /api/invite, the members page and
-/// one member about 22% faster on PostgreSQL with a pool per worker (BENCHMARKS.md). Its share
-/// of `DATABASE_MAX_CONNECTIONS` opens as the worker needs it; must be called on the worker.
+/// [`worker_readers`] and share the writer). Each worker runs its own runtime, and a
+/// connection's socket is polled by the runtime that opened it: with one pool shared by every
+/// worker, a query on a connection another worker opened wakes that worker too. Measured: GET
+/// /api/invite, the members page and one member about 22% faster on PostgreSQL with a pool per
+/// worker (BENCHMARKS.md). Its share of `DATABASE_MAX_CONNECTIONS` opens as the worker needs
+/// it; must be called on the worker.
 pub fn worker_pool(
     settings: &Settings,
     workers: usize,
