@@ -35,7 +35,7 @@ pub fn cores() -> usize {
 /// process may use, the workers taking them in turn. Where threads cannot be pinned it runs
 /// anywhere, with slower hand-offs.
 pub fn pin_http_worker(index: usize) {
-    cores();
+    cores(); // read while this thread may still use every CPU
     let cpus = platform::allowed_cpus();
     if cpus.is_empty() {
         return;
@@ -63,7 +63,7 @@ pub fn run_on(
     cpu: Option<usize>,
     work: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    cores();
+    cores(); // read before the thread below is pinned
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

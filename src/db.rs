@@ -32,7 +32,7 @@ pub async fn connect_reads(
     if !settings.is_sqlite() {
         return Ok(writes.clone());
     }
-    sqlite_readers(settings, SQLITE_READERS).await
+    sqlite_reader_pool(settings, reader_pool(SQLITE_READERS)).await
 }
 
 /// The pool for member searches: on SQLite, two read-only connections per core; elsewhere
@@ -63,10 +63,6 @@ pub async fn connect_searches(
         .idle_timeout(None)
         .max_lifetime(None);
     sqlite_reader_pool(settings, pool).await
-}
-
-async fn sqlite_readers(settings: &Settings, count: u32) -> Result<DatabaseConnection, DbErr> {
-    sqlite_reader_pool(settings, reader_pool(count)).await
 }
 
 async fn sqlite_reader_pool(
