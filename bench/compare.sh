@@ -33,8 +33,10 @@ port=18382
 ls_port=18383
 ceiling_port=18384
 server=""
-# Each service is measured in a subshell of its own environment, which stops it on any exit.
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null || true; }
+ceiling=""
+# Each service is measured in a subshell of its own environment, which stops it (and the
+# ceiling, when it runs beside it) on any exit.
+cleanup() { for pid in $server $ceiling; do kill "$pid" 2>/dev/null || true; done; }
 # On PostgreSQL each service gets a fresh database of its own on 127.0.0.1:5432.
 pg() { PGOPTIONS=--client-min-messages=warning psql -q -h 127.0.0.1 -U postgres -d test -c "$1" >/dev/null; }
 drop_databases() { pg "drop database if exists om_compare" && pg "drop database if exists ls_compare"; }
@@ -69,18 +71,28 @@ measure() {
   stop_server
 }
 
-# The ceiling: a bare actix-web handler of the same JSON, no authentication, no database.
-C="http://127.0.0.1:$ceiling_port"
-(
-  trap cleanup EXIT
+# The ceiling: a bare actix-web handler of the same JSON, no authentication, no database, measured
+# in rounds, each right next to a run of org-members' GET /api/invite at INVITE_URL: the machine's
+# speed drifts within minutes (the same build's GET /api/invite 9,000-17,000 req/s in one evening),
+# and a share taken from runs far apart would measure the drift. Writes $work/ceiling.md and
+# $work/share.md (a row per round: the ceiling's requests/s, org-members').
+measure_share() {
+  local invite_url=$1 service=$server round
   PORT=$ceiling_port "$ceiling_bin" &
-  server=$!
+  ceiling=$!
   wait_until_ready "$C/api/invite" 60
-  auth="Authorization: Bearer unused"
-  results="$work/ceiling.md"
-  load "GET /api/invite" "$connections" "$C/api/invite"
-  stop_server
-)
+  for round in $(seq "$rounds"); do
+    server=$ceiling results="$work/ceiling.md"
+    load "GET /api/invite (ceiling, round $round)" "$connections" "$C/api/invite"
+    server=$service results="$work/share.md"
+    load "GET /api/invite (round $round)" "$connections" "$invite_url"
+  done
+  kill "$ceiling"
+  wait "$ceiling" 2>/dev/null || true
+  ceiling="" server=$service
+}
+C="http://127.0.0.1:$ceiling_port"
+rounds=$([ "$smoke" = 1 ] && echo 1 || echo 3)
 
 # org-members as bench/run.sh runs it.
 B="http://127.0.0.1:$port"
@@ -106,6 +118,7 @@ B="http://127.0.0.1:$port"
   auth="Authorization: Bearer $access"
   member=$(curl -fs "$B/api/organizations/$org/memberships?role=AN&page_size=1" -H "$auth" \
     | jq -r '.results[0].user.id')
+  measure_share "$B/api/invite"
   measure org-members "$B" "$org" "$B/api/organizations/$org/memberships/$member"
 )
 
@@ -146,10 +159,13 @@ side_by_side() {
                    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s| %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, times }'
 }
 
-# Requests/s, the second column of a results file's first row.
-first_rps() { awk -F'|' 'NR == 1 {print $3 + 0}' "$1"; }
-ceiling_rps=$(first_rps "$work/ceiling.md")
-invite_rps=$(first_rps "$work/org-members.md")
+# One line per round of measure_share: the ceiling's requests/s, org-members' and its share (%).
+share_rounds() {
+  paste -d'|' <(cut -d'|' -f3 "$work/ceiling.md") <(cut -d'|' -f3 "$work/share.md") \
+    | awk -F'|' '{printf "%.0f %.0f %.1f\n", $1, $2, ($1 > 0) ? 100 * $2 / $1 : 0}'
+}
+rounds_text=$(share_rounds | awk '{printf "%s%s / %s req/s (%s%%)", (NR > 1) ? ", " : "", $1, $2, $3}')
+median_share=$(share_rounds | sort -n -k3 | awk '{share[NR] = $3} END {print share[int((NR + 1) / 2)]}')
 
 {
   echo "## Label Studio $label_studio_version and org-members, $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration $wrk_options)"
@@ -158,7 +174,7 @@ invite_rps=$(first_rps "$work/org-members.md")
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   side_by_side
   echo
-  echo "- the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database): $ceiling_rps req/s; org-members' \`GET /api/invite\` is $(echo "100 * $invite_rps / $ceiling_rps" | bc)% of it (issue 5's target: 30%)"
+  echo "- the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database) and org-members' \`GET /api/invite\`, measured one right after the other in $([ "$rounds" = 1 ] && echo "1 round" || echo "$rounds rounds"): $rounds_text; median share $median_share% (issue 5's target: 30%)"
   echo "- peak resident memory: Label Studio $(cat "$work/label-studio.peak") MiB, org-members $(cat "$work/org-members.peak") MiB"
   echo "- start to ready on a migrated database: Label Studio $(printf '%.2f' "$(cat "$work/label-studio.ready")") s, org-members $(printf '%.3f' "$(cat "$work/org-members.ready")") s"
   echo "- each on a fresh $db database; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"
