@@ -11,7 +11,8 @@
 //! connection's thread gets its CPU (see `db::connect`). Reads are the same chain, shorter: an
 //! HTTP worker hands each query to a reader connection's thread, which gets the worker's CPU by
 //! opening from the worker's thread (see `db::worker_readers`): reads 20-40% faster
-//! (BENCHMARKS.md, session 12).
+//! (BENCHMARKS.md, session 12). `PIN_THREADS=false` (`Settings::pin_threads`) turns all of it
+//! off, for a machine whose other work keeps a CPU busy.
 
 use std::num::NonZeroUsize;
 use std::sync::OnceLock;

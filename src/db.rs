@@ -214,7 +214,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             // later (only after an error closed this one) would work, with slower hand-offs.
             .idle_timeout(None)
             .max_lifetime(None);
-        let pool = open_on_writer_cpu(pool, options).await?;
+        let pool = open_on_cpu(sqlite_writer_cpu(settings), pool, options).await?;
         let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
         let missing = missing_sqlite_build_options(&db).await?;
         if !missing.is_empty() {
@@ -241,20 +241,26 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     }
 }
 
-/// Opens SQLite's writer pool from a thread on the writer thread's CPU: the connection's thread,
-/// which sqlx starts as it connects, inherits that CPU (see `crate::affinity`).
-async fn open_on_writer_cpu(
+/// The CPU SQLite's writer thread and its connection's thread share (`affinity`), or `None`
+/// when `PIN_THREADS` is off.
+pub fn sqlite_writer_cpu(settings: &Settings) -> Option<usize> {
+    settings
+        .pin_threads
+        .then(crate::affinity::sqlite_writer_cpu)
+        .flatten()
+}
+
+/// Opens SQLite's writer pool from a thread on `cpu`, the writer thread's: the connection's
+/// thread, which sqlx starts as it connects, inherits that CPU (see `crate::affinity`).
+async fn open_on_cpu(
+    cpu: Option<usize>,
     pool: SqlitePoolOptions,
     options: SqliteConnectOptions,
 ) -> Result<sea_orm::sqlx::SqlitePool, DbErr> {
     let (opened, pool_opened) = tokio::sync::oneshot::channel();
-    crate::affinity::run_on(
-        "sqlite-open",
-        crate::affinity::sqlite_writer_cpu(),
-        async move {
-            let _ = opened.send(pool.connect_with(options).await);
-        },
-    )
+    crate::affinity::run_on("sqlite-open", cpu, async move {
+        let _ = opened.send(pool.connect_with(options).await);
+    })
     .map_err(|error| DbErr::Custom(format!("cannot open the SQLite writer: {error}")))?;
     pool_opened
         .await

@@ -97,7 +97,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
     Ok(web::Data::new(AppState {
-        writes: Writes::new(db.clone()).map_err(|error| {
+        writes: Writes::new(db.clone(), db::sqlite_writer_cpu(&settings)).map_err(|error| {
             sea_orm::DbErr::Custom(format!("cannot start the database writer: {error}"))
         })?,
         db,
@@ -152,7 +152,9 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let server = HttpServer::new(move || {
         let worker_state = if state.settings.is_sqlite() {
             // Before its readers open: their threads start on the CPU of the thread opening them.
-            affinity::pin_http_worker(next_worker.fetch_add(1, Ordering::Relaxed));
+            if state.settings.pin_threads {
+                affinity::pin_http_worker(next_worker.fetch_add(1, Ordering::Relaxed));
+            }
             db::worker_readers(&state.settings, workers)
                 .map(|readers| Some(state.for_sqlite_worker(readers)))
         } else {

@@ -36,7 +36,9 @@ impl AppState {
     /// This state for one HTTP worker, with the worker's own database pool (see
     /// `db::worker_pool`); everything else, the rate limits among it, stays shared.
     pub fn for_worker(&self, db: DatabaseConnection) -> Result<AppState, DbErr> {
-        let writes = Writes::new(db.clone()).map_err(|error| DbErr::Custom(error.to_string()))?;
+        // Never SQLite's writer (whose workers share it), so no CPU to keep it on.
+        let writes =
+            Writes::new(db.clone(), None).map_err(|error| DbErr::Custom(error.to_string()))?;
         Ok(AppState {
             writes,
             db: db.clone(),

@@ -40,21 +40,18 @@ const MAX_GROUP: usize = 64;
 impl Writes {
     /// Transactions on `db`: grouped by a writer thread when it is SQLite's single writer
     /// connection, each on its own otherwise. On SQLite, starts the writer on a thread of its
-    /// own; it ends when the last clone of the returned value is dropped.
-    pub fn new(db: DatabaseConnection) -> std::io::Result<Self> {
+    /// own, on `cpu` (that of the connection's thread: `db::sqlite_writer_cpu`); it ends when
+    /// the last clone of the returned value is dropped.
+    pub fn new(db: DatabaseConnection, cpu: Option<usize>) -> std::io::Result<Self> {
         match db.get_database_backend() {
-            DbBackend::Sqlite => Self::grouped(db),
+            DbBackend::Sqlite => Self::grouped(db, cpu),
             _ => Ok(Self(Route::Alone(db))),
         }
     }
 
-    fn grouped(db: DatabaseConnection) -> std::io::Result<Self> {
+    fn grouped(db: DatabaseConnection, cpu: Option<usize>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::unbounded_channel();
-        affinity::run_on(
-            "sqlite-writer",
-            affinity::sqlite_writer_cpu(),
-            run_writer(db, queue),
-        )?;
+        affinity::run_on("sqlite-writer", cpu, run_writer(db, queue))?;
         Ok(Self(Route::Grouped(jobs)))
     }
 
@@ -344,7 +341,7 @@ mod tests {
     #[tokio::test]
     async fn a_group_commits_together_and_a_failed_member_rolls_back_alone() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone()).expect("writer");
+        let writes = Writes::grouped(db.clone(), None).expect("writer");
         // Someone else holds the writer connection, so the three queue, in this order.
         let busy = db.begin().await.expect("writer connection");
         let first = note(&writes, "first", false);
@@ -391,7 +388,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_first_member_takes_nothing_with_it() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone()).expect("writer");
+        let writes = Writes::grouped(db.clone(), None).expect("writer");
         let busy = db.begin().await.expect("writer connection");
         let first = note(&writes, "first", true);
         pause().await;
@@ -407,7 +404,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_write_fails_alone() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone()).expect("writer");
+        let writes = Writes::grouped(db.clone(), None).expect("writer");
         let busy = db.begin().await.expect("writer connection");
         let first = note(&writes, "first", false);
         pause().await;
@@ -438,7 +435,7 @@ mod tests {
     #[tokio::test]
     async fn the_work_sees_its_requests_context() {
         let db = database().await;
-        let writes = Writes::grouped(db).expect("writer");
+        let writes = Writes::grouped(db, None).expect("writer");
         let context = RequestContext {
             id: "request-42".into(),
             client_address: Some("192.0.2.1".into()),
@@ -464,7 +461,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_that_goes_away_writes_whole_or_not_at_all() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone()).expect("writer");
+        let writes = Writes::grouped(db.clone(), None).expect("writer");
         let busy = db.begin().await.expect("writer connection");
         let gone_before = note(&writes, "gone before its turn", false);
         pause().await;
@@ -501,7 +498,7 @@ mod tests {
     #[tokio::test]
     async fn every_acknowledged_change_of_a_burst_is_stored() {
         let db = database().await;
-        let writes = Writes::grouped(db.clone()).expect("writer");
+        let writes = Writes::grouped(db.clone(), None).expect("writer");
         let texts: Vec<&'static str> = (0..100)
             .map(|n| &*Box::leak(format!("{n:03}").into_boxed_str()))
             .collect();

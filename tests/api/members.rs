@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_problem, json_body, spawn_app};
+use crate::helpers::{assert_problem, json_body, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn pending_users_are_listed_filtered_searched_and_paginated() {
@@ -178,6 +178,23 @@ async fn assigning_a_role_activates_a_pending_user_at_once() {
     assert_eq!(one["role"], "AD");
     // The answer to the change is the member as stored, its updated_at among it.
     assert_eq!(one, member);
+}
+
+/// `PIN_THREADS=false` leaves every thread to the scheduler (on SQLite: the writer, its
+/// connection, the HTTP worker and its readers); the service does the same work.
+#[tokio::test]
+async fn with_threads_unpinned_a_pending_user_is_activated_and_read_back() {
+    let app = spawn_app_with(|s| s.pin_threads = false).await;
+    let owner = app.owner().await;
+    let pending = app.join_via_link(&owner, "newbie@example.org").await;
+    let member = app.assign(&owner, pending.user_id, "AD").await;
+    let path = format!(
+        "/api/organizations/{}/memberships/{}",
+        owner.organization_id, pending.user_id
+    );
+    let one = json_body(app.get(&path, &owner.access).await, StatusCode::OK).await;
+    assert_eq!(one, member);
+    assert_eq!(one["role"], "AD");
 }
 
 #[tokio::test]
