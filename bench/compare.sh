@@ -71,19 +71,22 @@ measure() {
   stop_server
 }
 
-# The ceiling: a bare actix-web handler of the same JSON, no authentication, no database, measured
-# in rounds, each right next to a run of org-members' GET /api/invite at INVITE_URL: the machine's
-# speed drifts within minutes (the same build's GET /api/invite 9,000-17,000 req/s in one evening),
-# and a share taken from runs far apart would measure the drift. Writes $work/ceiling.md and
-# $work/share.md (a row per round: the ceiling's requests/s, org-members').
+# The ceiling: a bare actix-web handler of the same JSON, no authentication, no database; and the
+# same handler with one query of organization ORG on the service's database, through the service's
+# own pools (bench/ceiling.rs). Measured in rounds, each right next to a run of org-members'
+# GET /api/invite at INVITE_URL: the machine's speed drifts within minutes (the same build's
+# GET /api/invite 9,000-17,000 req/s in one evening), and shares taken from runs far apart would
+# measure the drift. Writes a row per round to $work/ceiling.md, $work/one-query.md, $work/share.md.
 measure_share() {
-  local invite_url=$1 service=$server round
-  PORT=$ceiling_port "$ceiling_bin" &
+  local invite_url=$1 org=$2 service=$server round
+  PORT=$ceiling_port ORGANIZATION_ID=$org "$ceiling_bin" &
   ceiling=$!
   wait_until_ready "$C/api/invite" 60
   for round in $(seq "$rounds"); do
     server=$ceiling results="$work/ceiling.md"
     load "GET /api/invite (ceiling, round $round)" "$connections" "$C/api/invite"
+    results="$work/one-query.md"
+    load "GET /api/invite (one query, round $round)" "$connections" "$C/api/invite/one-query"
     server=$service results="$work/share.md"
     load "GET /api/invite (round $round)" "$connections" "$invite_url"
   done
@@ -118,7 +121,7 @@ B="http://127.0.0.1:$port"
   auth="Authorization: Bearer $access"
   member=$(curl -fs "$B/api/organizations/$org/memberships?role=AN&page_size=1" -H "$auth" \
     | jq -r '.results[0].user.id')
-  measure_share "$B/api/invite"
+  measure_share "$B/api/invite" "$org"
   measure org-members "$B" "$org" "$B/api/organizations/$org/memberships/$member"
 )
 
@@ -159,13 +162,17 @@ side_by_side() {
                    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s| %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, times }'
 }
 
-# One line per round of measure_share: the ceiling's requests/s, org-members' and its share (%).
+# One line per round of measure_share: requests/s of the ceiling, of its one-query handler and of
+# org-members, then the shares (%) of the ceiling the last two make.
 share_rounds() {
-  paste -d'|' <(cut -d'|' -f3 "$work/ceiling.md") <(cut -d'|' -f3 "$work/share.md") \
-    | awk -F'|' '{printf "%.0f %.0f %.1f\n", $1, $2, ($1 > 0) ? 100 * $2 / $1 : 0}'
+  paste -d'|' <(cut -d'|' -f3 "$work/ceiling.md") <(cut -d'|' -f3 "$work/one-query.md") \
+    <(cut -d'|' -f3 "$work/share.md") \
+    | awk -F'|' '{ceiling = ($1 > 0) ? $1 : 1;
+                  printf "%.0f %.0f %.0f %.1f %.1f\n", $1, $2, $3, 100 * $2 / ceiling, 100 * $3 / ceiling}'
 }
-rounds_text=$(share_rounds | awk '{printf "%s%s / %s req/s (%s%%)", (NR > 1) ? ", " : "", $1, $2, $3}')
-median_share=$(share_rounds | sort -n -k3 | awk '{share[NR] = $3} END {print share[int((NR + 1) / 2)]}')
+rounds_text=$(share_rounds | awk '{printf "%s%s / %s (%s%%) / %s (%s%%)", (NR > 1) ? "; " : "", $1, $2, $4, $3, $5}')
+# The median of column N of share_rounds.
+median_of() { share_rounds | sort -n -k"$1" | awk -v n="$1" '{v[NR] = $n} END {print v[int((NR + 1) / 2)]}'; }
 
 {
   echo "## Label Studio $label_studio_version and org-members, $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration $wrk_options)"
@@ -174,7 +181,7 @@ median_share=$(share_rounds | sort -n -k3 | awk '{share[NR] = $3} END {print sha
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   side_by_side
   echo
-  echo "- the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database) and org-members' \`GET /api/invite\`, measured one right after the other in $([ "$rounds" = 1 ] && echo "1 round" || echo "$rounds rounds"): $rounds_text; median share $median_share% (issue 5's target: 30%)"
+  echo "- \`GET /api/invite\` against the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database), the ceiling with one query (the organization by its key, through the service's own pools) and org-members, one right after the other in $([ "$rounds" = 1 ] && echo "1 round" || echo "$rounds rounds"), req/s (share of the ceiling): $rounds_text. Median shares: one query $(median_of 4)%, org-members $(median_of 5)% (issue 5's target: 30%)"
   echo "- peak resident memory: Label Studio $(cat "$work/label-studio.peak") MiB, org-members $(cat "$work/org-members.peak") MiB"
   echo "- start to ready on a migrated database: Label Studio $(printf '%.2f' "$(cat "$work/label-studio.ready")") s, org-members $(printf '%.3f' "$(cat "$work/org-members.ready")") s"
   echo "- each on a fresh $db database; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"
