@@ -107,7 +107,7 @@ fn written_caller_statement(backend: DbBackend, user_id: i32, organization_id: i
 }
 
 /// The caller query for `backend`, its SQL built once: every authenticated request runs it, and
-/// building it (a join, its condition, three entities' columns) was a twentieth of the time a
+/// building it (a join, its condition, three entities' columns) was about 6% of the time a
 /// `GET /api/invite` took (BENCHMARKS.md, session 13). Only the two values change; they follow
 /// the SQL's order, the join's condition before the `WHERE` (checked by a test).
 fn caller_statement(backend: DbBackend, user_id: i32, organization_id: i32) -> Statement {
