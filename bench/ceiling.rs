@@ -17,9 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_web::{App, HttpResponse, HttpServer, get, web};
+use org_members::affinity;
+use org_members::db::{self, WorkerConnections};
 use org_members::entities::organization;
 use org_members::settings::Settings;
-use org_members::{affinity, db};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Serialize;
 
@@ -80,16 +81,13 @@ async fn main() -> std::io::Result<()> {
         if !with_database {
             return app;
         }
-        // As the service's workers start (`startup::server`).
-        let readers = if settings.is_sqlite() {
-            if settings.pin_threads {
-                affinity::pin_http_worker(next_worker.fetch_add(1, Ordering::Relaxed));
-            }
-            db::worker_readers(&settings, workers)
-        } else {
-            db::worker_pool(&settings, workers).map(|pool| pool.expect("not SQLite"))
-        }
-        .expect("a lazy pool opens nothing yet");
+        // As the service's workers start: the same connections, the same CPUs.
+        let index = next_worker.fetch_add(1, Ordering::Relaxed);
+        let readers = match db::worker_connections(&settings, workers, index)
+            .expect("a lazy pool opens nothing yet")
+        {
+            WorkerConnections::SqliteReaders(readers) | WorkerConnections::Pool(readers) => readers,
+        };
         app.app_data(web::Data::new(OneQuery {
             readers,
             organization_id,

@@ -76,6 +76,32 @@ async fn sqlite_reader_pool(
     Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
 }
 
+/// The connections one HTTP worker reads through, and on PostgreSQL and MariaDB writes through
+/// too; opened as the worker needs them (see [`worker_connections`]).
+pub enum WorkerConnections {
+    /// SQLite: the worker's own readers ([`worker_readers`]); the writer stays shared.
+    SqliteReaders(DatabaseConnection),
+    /// PostgreSQL and MariaDB: a pool of the worker's own for everything ([`worker_pool`]).
+    Pool(DatabaseConnection),
+}
+
+/// The connections of HTTP worker number `index` (from 0) of `workers`. Must be called on the
+/// worker as it starts (in its runtime): on SQLite it first keeps the worker to one CPU unless
+/// `PIN_THREADS` is off, so that its readers' threads, started from it, share that CPU.
+pub fn worker_connections(
+    settings: &Settings,
+    workers: usize,
+    index: usize,
+) -> Result<WorkerConnections, DbErr> {
+    if !settings.is_sqlite() {
+        return worker_pool(settings, workers).map(WorkerConnections::Pool);
+    }
+    if settings.pin_threads {
+        crate::affinity::pin_http_worker(index);
+    }
+    worker_readers(settings, workers).map(WorkerConnections::SqliteReaders)
+}
+
 /// One HTTP worker's SQLite readers: its share of the plain readers (searches share theirs).
 /// They open as the worker first needs them, from the worker's thread, so each connection's
 /// thread starts on the worker's CPU (`affinity::pin_http_worker`) and every query's hand-off
@@ -85,7 +111,7 @@ async fn sqlite_reader_pool(
 /// /api/invite` 9,900-11,900 -> 13,000-13,900 req/s, one member 6,800-7,800 -> 8,700-9,100, the
 /// members page 4,000-4,100 -> 4,800-5,800. Must be called on the worker (in its runtime),
 /// after it is pinned.
-pub fn worker_readers(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
+fn worker_readers(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
     let pool = reader_pool(SQLITE_READERS.div_ceil(workers).max(1))
         .connect_lazy_with(reader_options(settings)?);
@@ -133,20 +159,13 @@ pub async fn connect_background(
     Database::connect(options).await
 }
 
-/// A pool for one HTTP worker, or `None` on SQLite (whose workers get their own readers from
-/// [`worker_readers`] and share the writer). Each worker runs its own runtime, and a
-/// connection's socket is polled by the runtime that opened it: with one pool shared by every
+/// A pool for one HTTP worker on PostgreSQL or MariaDB. Each worker runs its own runtime, and
+/// a connection's socket is polled by the runtime that opened it: with one pool shared by every
 /// worker, a query on a connection another worker opened wakes that worker too. Measured: GET
 /// /api/invite, the members page and one member about 22% faster on PostgreSQL with a pool per
 /// worker (BENCHMARKS.md). Its share of `DATABASE_MAX_CONNECTIONS` opens as the worker needs
 /// it; must be called on the worker.
-pub fn worker_pool(
-    settings: &Settings,
-    workers: usize,
-) -> Result<Option<DatabaseConnection>, DbErr> {
-    if settings.is_sqlite() {
-        return Ok(None);
-    }
+fn worker_pool(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
     let mut options = network_pool(
         settings,
@@ -158,7 +177,6 @@ pub fn worker_pool(
     Database::connect(options)
         .now_or_never()
         .ok_or_else(|| DbErr::Custom("a lazy pool did not open at once".into()))?
-        .map(Some)
 }
 
 /// The settings every PostgreSQL or MariaDB pool shares: connections open as needed and none is
@@ -408,13 +426,21 @@ mod tests {
             database_url: "postgres://nobody@127.0.0.1:1/none".into(),
             ..Settings::default()
         };
-        let pool = worker_pool(&settings, 2).expect("a lazy pool");
-        assert!(pool.is_some(), "PostgreSQL gets a pool per worker");
+        let pool = worker_connections(&settings, 2, 0).expect("a lazy pool");
         assert!(
-            worker_pool(&Settings::default(), 2)
-                .expect("SQLite")
-                .is_none(),
-            "SQLite keeps its shared pools"
+            matches!(pool, WorkerConnections::Pool(_)),
+            "PostgreSQL gets a pool per worker"
+        );
+        let sqlite = Settings {
+            pin_threads: false, // this test's thread is no HTTP worker
+            ..Settings::default()
+        };
+        assert!(
+            matches!(
+                worker_connections(&sqlite, 2, 0).expect("SQLite"),
+                WorkerConnections::SqliteReaders(_)
+            ),
+            "SQLite workers get readers of their own and share the writer"
         );
     }
 }

@@ -17,7 +17,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::affinity;
 use crate::auth::JwtKeys;
-use crate::db;
+use crate::db::{self, WorkerConnections};
 use crate::domain::token::random_url_token;
 use crate::email::sender::EmailSender;
 use crate::idempotency::IdempotencySecret;
@@ -150,20 +150,18 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let next_worker = Arc::new(AtomicUsize::new(0));
     let server = HttpServer::new(move || {
-        let worker_state = if state.settings.is_sqlite() {
-            // Before its readers open: their threads start on the CPU of the thread opening them.
-            if state.settings.pin_threads {
-                affinity::pin_http_worker(next_worker.fetch_add(1, Ordering::Relaxed));
-            }
-            db::worker_readers(&state.settings, workers)
-                .map(|readers| Some(state.for_sqlite_worker(readers)))
-        } else {
-            db::worker_pool(&state.settings, workers)
-                .and_then(|pool| pool.map(|pool| state.for_worker(pool)).transpose())
-        };
+        let index = next_worker.fetch_add(1, Ordering::Relaxed);
+        let worker_state =
+            db::worker_connections(&state.settings, workers, index).and_then(|connections| {
+                match connections {
+                    WorkerConnections::SqliteReaders(readers) => {
+                        Ok(state.for_sqlite_worker(readers))
+                    }
+                    WorkerConnections::Pool(pool) => state.for_worker(pool),
+                }
+            });
         let state = match worker_state {
-            Ok(Some(worker_state)) => web::Data::new(worker_state),
-            Ok(None) => state.clone(),
+            Ok(worker_state) => web::Data::new(worker_state),
             Err(error) => {
                 log::warn!("this worker shares the start-up pool: {error}");
                 state.clone()
