@@ -5,11 +5,11 @@
 //!
 //! With `DATABASE_URL` set to the service's database it also answers `GET /api/invite/one-query`:
 //! the same handler, plus the one query no answer to `GET /api/invite` can skip (the organization
-//! `ORGANIZATION_ID`, by its key), made as the service makes its queries: sea-orm over sqlx,
-//! through each HTTP worker's own connections (on SQLite the worker kept to one CPU with its
-//! readers, as `PIN_THREADS` does). What it loses against the bare handler is the cost of one
-//! query in this stack; what the service loses against it is the rest of its work (the access
-//! token, the caller's user and role, the joins).
+//! `ORGANIZATION_ID`, by its key), made as the service makes the query every request makes: on
+//! SQLite on the HTTP worker's own thread (`inline_reads`, the worker kept to one CPU as
+//! `PIN_THREADS` does), elsewhere sea-orm over sqlx through the worker's own pool. What it loses
+//! against the bare handler is the cost of one query in this stack; what the service loses
+//! against it is the rest of its work (the access token, the caller's user and role, the joins).
 //!
 //! `PORT=18384 cargo run --release --example ceiling`
 
@@ -20,6 +20,7 @@ use actix_web::{App, HttpResponse, HttpServer, get, web};
 use org_members::affinity;
 use org_members::db::{self, WorkerConnections};
 use org_members::entities::organization;
+use org_members::inline_reads::InlineReader;
 use org_members::settings::Settings;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use serde::Serialize;
@@ -46,23 +47,37 @@ async fn invite_link() -> web::Json<InviteLink> {
 /// One worker's read connections and the organization to read.
 struct OneQuery {
     readers: DatabaseConnection,
+    /// On SQLite, as the service reads its caller: on the worker's thread.
+    inline: Option<InlineReader>,
     organization_id: i32,
 }
 
 #[get("/api/invite/one-query")]
 async fn invite_link_in_one_query(state: web::Data<OneQuery>) -> HttpResponse {
-    match organization::Entity::find_by_id(state.organization_id)
-        .one(&state.readers)
-        .await
-    {
-        Ok(Some(organization)) => HttpResponse::Ok().json(link(organization.invite_token)),
+    let token = match &state.inline {
+        Some(inline) => inline
+            .query_optional(
+                "SELECT invite_token FROM organizations WHERE id = ?",
+                [state.organization_id],
+                |row| row.get::<_, String>(0),
+            )
+            .map_err(|error| error.to_string()),
+        None => organization::Entity::find_by_id(state.organization_id)
+            .one(&state.readers)
+            .await
+            .map(|found| found.map(|organization| organization.invite_token))
+            .map_err(|error| error.to_string()),
+    };
+    match token {
+        Ok(Some(token)) => HttpResponse::Ok().json(link(token)),
         Ok(None) => HttpResponse::NotFound().finish(),
-        Err(error) => HttpResponse::InternalServerError().body(error.to_string()),
+        Err(error) => HttpResponse::InternalServerError().body(error),
     }
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|port| port.parse().ok())
@@ -83,13 +98,15 @@ async fn main() -> std::io::Result<()> {
         }
         // As the service's workers start: the same connections, the same CPUs.
         let index = next_worker.fetch_add(1, Ordering::Relaxed);
-        let readers = match db::worker_connections(&settings, workers, index)
+        let (readers, inline) = match db::worker_connections(&settings, workers, index)
             .expect("a lazy pool opens nothing yet")
         {
-            WorkerConnections::SqliteReaders(readers) | WorkerConnections::Pool(readers) => readers,
+            WorkerConnections::SqliteReaders { readers, inline } => (readers, inline),
+            WorkerConnections::Pool(readers) => (readers, None),
         };
         app.app_data(web::Data::new(OneQuery {
             readers,
+            inline,
             organization_id,
         }))
         .service(invite_link_in_one_query)

@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use crate::entities::instance_setting;
+use crate::inline_reads::InlineReader;
 use crate::settings::Settings;
 
 /// Key of the instance setting naming the organization walk-in signups join.
@@ -79,8 +80,12 @@ async fn sqlite_reader_pool(
 /// The connections one HTTP worker reads through, and on PostgreSQL and MariaDB writes through
 /// too; opened as the worker needs them (see [`worker_connections`]).
 pub enum WorkerConnections {
-    /// SQLite: the worker's own readers ([`worker_readers`]); the writer stays shared.
-    SqliteReaders(DatabaseConnection),
+    /// SQLite: the worker's own readers ([`worker_readers`]) and its connection for reads made on
+    /// its own thread (none for an in-memory database); the writer stays shared.
+    SqliteReaders {
+        readers: DatabaseConnection,
+        inline: Option<InlineReader>,
+    },
     /// PostgreSQL and MariaDB: a pool of the worker's own for everything ([`worker_pool`]).
     Pool(DatabaseConnection),
 }
@@ -99,7 +104,10 @@ pub fn worker_connections(
     if settings.pin_threads {
         crate::affinity::pin_http_worker(index);
     }
-    worker_readers(settings, workers).map(WorkerConnections::SqliteReaders)
+    Ok(WorkerConnections::SqliteReaders {
+        readers: worker_readers(settings, workers)?,
+        inline: InlineReader::open(settings),
+    })
 }
 
 /// One HTTP worker's SQLite readers: its share of the plain readers (searches share theirs).
@@ -325,7 +333,7 @@ const SQLITE_READERS: u32 = 16;
 /// commits keep replacing the pages readers cached, the service grew 42 -> 54 MiB with 2 MiB and
 /// 42 -> 50 with 256 KiB; the members page was as fast at 1,000 and 100,000 members, the search of
 /// 100,000 members about 10% slower.
-const READER_CACHE_SIZE: &str = "-256";
+pub(crate) const READER_CACHE_SIZE: &str = "-256";
 
 /// A network connection idle this long may have been dropped by the server or a proxy: it is
 /// pinged before use. Busy connections are not (a ping on every checkout doubles the round trips).
@@ -438,7 +446,7 @@ mod tests {
         assert!(
             matches!(
                 worker_connections(&sqlite, 2, 0).expect("SQLite"),
-                WorkerConnections::SqliteReaders(_)
+                WorkerConnections::SqliteReaders { .. }
             ),
             "SQLite workers get readers of their own and share the writer"
         );

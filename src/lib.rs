@@ -10,6 +10,7 @@ pub mod email;
 pub mod entities;
 pub mod error;
 pub mod idempotency;
+pub mod inline_reads;
 pub mod maintenance;
 pub mod openapi;
 pub mod rate_limit;

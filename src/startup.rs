@@ -107,6 +107,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
         rate_limits: Arc::new(RateLimits::new(&settings)),
+        inline_reads: None,
         settings,
     }))
 }
@@ -154,8 +155,8 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
         let worker_state =
             db::worker_connections(&state.settings, workers, index).and_then(|connections| {
                 match connections {
-                    WorkerConnections::SqliteReaders(readers) => {
-                        Ok(state.for_sqlite_worker(readers))
+                    WorkerConnections::SqliteReaders { readers, inline } => {
+                        Ok(state.for_sqlite_worker(readers, inline))
                     }
                     WorkerConnections::Pool(pool) => state.for_worker(pool),
                 }

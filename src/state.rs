@@ -7,6 +7,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::auth::JwtKeys;
 use crate::idempotency::IdempotencySecret;
+use crate::inline_reads::InlineReader;
 use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
 use crate::writes::Writes;
@@ -30,6 +31,9 @@ pub struct AppState {
     pub idempotency: IdempotencySecret,
     /// Shared by every worker: a limit counts the whole instance's requests.
     pub rate_limits: Arc<RateLimits>,
+    /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
+    /// thread (`inline_reads`); `None` elsewhere and outside the workers.
+    pub inline_reads: Option<Arc<InlineReader>>,
 }
 
 impl AppState {
@@ -49,10 +53,16 @@ impl AppState {
     }
 
     /// This state for one HTTP worker on SQLite, with the worker's own readers (see
-    /// `db::worker_readers`); the writer, the search readers and the rest stay shared.
-    pub fn for_sqlite_worker(&self, reads: DatabaseConnection) -> AppState {
+    /// `db::worker_readers`) and inline reader; the writer, the search readers and the rest stay
+    /// shared.
+    pub fn for_sqlite_worker(
+        &self,
+        reads: DatabaseConnection,
+        inline_reads: Option<InlineReader>,
+    ) -> AppState {
         AppState {
             reads,
+            inline_reads: inline_reads.map(Arc::new),
             ..self.clone()
         }
     }

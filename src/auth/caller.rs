@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     Condition, DbBackend, DbErr, EntityTrait, FromQueryResult, JoinType, QueryResult, QuerySelect,
@@ -16,6 +17,7 @@ use sea_orm::{
 };
 
 use crate::auth::TokenType;
+use crate::entities::timestamp::parse_sqlx_sqlite_text;
 use crate::entities::{membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -72,13 +74,20 @@ type CallerRow = (
 );
 
 /// The user, their live membership in `organization_id` and the organization, in one query (LEFT
-/// JOINs whose condition names the organization, so a user without one still comes back).
+/// JOINs whose condition names the organization, so a user without one still comes back). On
+/// SQLite read on the worker's own thread when it can be (`inline_reads`), else through the pool.
 async fn user_with_membership(
     state: &AppState,
     user_id: i32,
     organization_id: i32,
 ) -> Result<Option<CallerRow>, ApiError> {
     let statement = caller_statement(state.reads.get_database_backend(), user_id, organization_id);
+    if let Some(inline) = &state.inline_reads {
+        match inline.query_optional(&statement.sql, (organization_id, user_id), decode_inline) {
+            Ok(row) => return Ok(row),
+            Err(error) => log::debug!("the caller is read through the pool: {error}"),
+        }
+    }
     let row = SelectorRaw::<sea_orm::SelectModel<DecodedCaller>>::from_statement(statement)
         .one(&state.reads)
         .await?;
@@ -138,6 +147,76 @@ impl FromQueryResult for DecodedCaller {
     }
 }
 
+/// A caller row read inline, decoded as [`DecodedCaller`] decodes one from sqlx: a membership or
+/// organization whose key is NULL is absent. Timestamps are in the one format this service
+/// writes (`entities::timestamp`).
+fn decode_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallerRow> {
+    let user = user::Model {
+        id: row.get("A_id")?,
+        email: row.get("A_email")?,
+        email_normalized: row.get("A_email_normalized")?,
+        username: row.get("A_username")?,
+        first_name: row.get("A_first_name")?,
+        last_name: row.get("A_last_name")?,
+        password_hash: row.get("A_password_hash")?,
+        active_organization_id: row.get("A_active_organization_id")?,
+        date_joined: timestamp(row, "A_date_joined")?,
+        last_activity: optional_timestamp(row, "A_last_activity")?,
+    };
+    let membership = match row.get::<_, Option<i32>>("B_id")? {
+        None => None,
+        Some(id) => Some(membership::Model {
+            id,
+            organization_id: row.get("B_organization_id")?,
+            user_id: row.get("B_user_id")?,
+            role: row.get("B_role")?,
+            invited_by: row.get("B_invited_by")?,
+            created_at: timestamp(row, "B_created_at")?,
+            updated_at: timestamp(row, "B_updated_at")?,
+            deleted_at: optional_timestamp(row, "B_deleted_at")?,
+        }),
+    };
+    let organization = match row.get::<_, Option<i32>>("C_id")? {
+        None => None,
+        Some(id) => Some(organization::Model {
+            id,
+            title: row.get("C_title")?,
+            invite_token: row.get("C_invite_token")?,
+            created_by: row.get("C_created_by")?,
+            created_at: timestamp(row, "C_created_at")?,
+        }),
+    };
+    Ok((user, membership, organization))
+}
+
+fn timestamp(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<NaiveDateTime> {
+    optional_timestamp(row, column)?.ok_or_else(|| not_decoded(row, column, "NULL"))
+}
+
+/// A timestamp in another format than this service's is not decoded here: the pool reads it.
+fn optional_timestamp(
+    row: &rusqlite::Row<'_>,
+    column: &str,
+) -> rusqlite::Result<Option<NaiveDateTime>> {
+    let Some(text) = row.get_ref(column)?.as_str_or_null()? else {
+        return Ok(None);
+    };
+    parse_sqlx_sqlite_text(text)
+        .map(Some)
+        .ok_or_else(|| not_decoded(row, column, "not in this service's timestamp format"))
+}
+
+fn not_decoded(row: &rusqlite::Row<'_>, column: &str, why: &str) -> rusqlite::Error {
+    match row.as_ref().column_index(column) {
+        Ok(index) => rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            why.to_owned().into(),
+        ),
+        Err(error) => error,
+    }
+}
+
 fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
     let missing = || {
         ApiError::new(
@@ -161,6 +240,7 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inline_reads::InlineReader;
 
     #[test]
     fn the_built_caller_query_is_the_one_sea_query_writes_with_its_values_in_order() {
@@ -170,5 +250,127 @@ mod tests {
             assert_eq!(cached.sql, written.sql, "{backend:?}");
             assert_eq!(cached.values, written.values, "{backend:?}");
         }
+    }
+
+    /// The same rows read inline and through sqlx decode alike: a live membership, a removed
+    /// one, none, NULL and set optional columns, fractional and whole seconds.
+    #[tokio::test]
+    async fn a_caller_read_inline_is_the_caller_sqlx_reads() {
+        use chrono::NaiveDate;
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
+
+        let dir = tempfile::tempdir().expect("a directory");
+        let settings = crate::settings::Settings {
+            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            ..Default::default()
+        };
+        let db = crate::db::connect(&settings).await.expect("SQLite");
+        crate::db::migrate(&db).await.expect("migrated");
+        let at = |micro| {
+            NaiveDate::from_ymd_opt(2026, 12, 1)
+                .and_then(|day| day.and_hms_micro_opt(1, 2, 3, micro))
+                .expect("a valid instant")
+        };
+        for organization in [1, 2] {
+            organization::Model {
+                id: organization,
+                title: format!("Org {organization}"),
+                invite_token: format!("token-{organization}"),
+                created_by: (organization == 1).then_some(1),
+                created_at: at(0),
+            }
+            .into_active_model()
+            .insert(&db)
+            .await
+            .expect("organization");
+        }
+        for (id, last_activity) in [(1, Some(at(456_789))), (2, None), (3, None)] {
+            user::Model {
+                id,
+                email: format!("u{id}@example.org"),
+                email_normalized: format!("u{id}@example.org"),
+                username: format!("u{id}"),
+                first_name: "First".into(),
+                last_name: String::new(),
+                password_hash: "hash".into(),
+                active_organization_id: (id != 3).then_some(1),
+                date_joined: at(123_000),
+                last_activity,
+            }
+            .into_active_model()
+            .insert(&db)
+            .await
+            .expect("user");
+        }
+        let memberships = [
+            (1, 1, 1, Some(2), None),
+            (2, 1, 2, None, None),
+            (3, 2, 2, Some(1), Some(at(7))),
+        ];
+        for (id, organization_id, user_id, invited_by, deleted_at) in memberships {
+            membership::Model {
+                id,
+                organization_id,
+                user_id,
+                role: "AD".into(),
+                invited_by,
+                created_at: at(1),
+                updated_at: at(999_999),
+                deleted_at,
+            }
+            .into_active_model()
+            .insert(&db)
+            .await
+            .expect("membership");
+        }
+
+        let inline = InlineReader::open(&settings).expect("a file-backed database");
+        let mut compared = 0;
+        for user_id in [1, 2, 3, 4] {
+            for organization_id in [1, 2, 3] {
+                let statement = caller_statement(DbBackend::Sqlite, user_id, organization_id);
+                let by_sqlx = SelectorRaw::<sea_orm::SelectModel<DecodedCaller>>::from_statement(
+                    statement.clone(),
+                )
+                .one(&db)
+                .await
+                .expect("read through sqlx")
+                .map(|DecodedCaller(row)| row);
+                let by_inline = inline
+                    .query_optional(&statement.sql, (organization_id, user_id), decode_inline)
+                    .expect("read inline");
+                assert_eq!(
+                    by_inline, by_sqlx,
+                    "user {user_id} in organization {organization_id}"
+                );
+                compared += usize::from(by_inline.is_some_and(|(_, m, _)| m.is_some()));
+            }
+        }
+        assert_eq!(compared, 2, "two live memberships among the pairs");
+    }
+
+    /// A timestamp in a format this service does not write is left to sqlx: the inline read
+    /// declines it rather than guessing.
+    #[test]
+    fn a_timestamp_in_another_format_is_declined_inline() {
+        let connection = rusqlite::Connection::open_in_memory().expect("SQLite");
+        let declined = connection.query_row("SELECT '2026-12-01T01:02:03Z' AS at", [], |row| {
+            optional_timestamp(row, "at")
+        });
+        assert!(declined.is_err());
+        let read = connection
+            .query_row(
+                "SELECT '2026-12-01 01:02:03.5' AS at, NULL AS never",
+                [],
+                |row| {
+                    Ok((
+                        optional_timestamp(row, "at")?,
+                        optional_timestamp(row, "never")?,
+                    ))
+                },
+            )
+            .expect("read");
+        assert!(read.0.is_some());
+        assert_eq!(read.1, None);
     }
 }

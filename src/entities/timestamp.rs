@@ -30,7 +30,7 @@ static SQLX_SQLITE_FORMAT: LazyLock<Vec<Item<'static>>> = LazyLock::new(|| {
         .expect("a valid format")
 });
 
-fn parse_sqlx_sqlite_text(text: &str) -> Option<NaiveDateTime> {
+pub(crate) fn parse_sqlx_sqlite_text(text: &str) -> Option<NaiveDateTime> {
     let mut parsed = Parsed::new();
     chrono::format::parse(&mut parsed, text, SQLX_SQLITE_FORMAT.iter()).ok()?;
     parsed.to_naive_datetime_with_offset(0).ok()
