@@ -72,8 +72,8 @@ measure() {
 }
 
 # The ceiling: a bare actix-web handler of the same JSON, no authentication, no database; and the
-# same handler with one query of organization ORG on the service's database, through the service's
-# own pools (bench/ceiling.rs). Measured in rounds, each right next to a run of org-members'
+# same handler with one query of organization ORG on the service's database, made as the service
+# makes its caller's (bench/ceiling.rs). Measured in rounds, each right next to a run of org-members'
 # GET /api/invite at INVITE_URL: the machine's speed drifts within minutes (the same build's
 # GET /api/invite 9,000-17,000 req/s in one evening), and shares taken from runs far apart would
 # measure the drift. Writes a row per round to $work/ceiling.md, $work/one-query.md, $work/share.md.
@@ -181,7 +181,7 @@ median_of() { share_rounds | sort -n -k"$1" | awk -v n="$1" '{v[NR] = $n} END {p
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   side_by_side
   echo
-  echo "- \`GET /api/invite\` against the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database), the ceiling with one query (the organization by its key, through the service's own pools) and org-members, one right after the other in $([ "$rounds" = 1 ] && echo "1 round" || echo "$rounds rounds"), req/s (share of the ceiling): $rounds_text. Median shares: one query $(median_of 4)%, org-members $(median_of 5)% (issue 5's target: 30%)"
+  echo "- \`GET /api/invite\` against the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database), the ceiling with one query (the organization by its key, read as org-members reads its caller: on SQLite on the HTTP worker's thread, else through its pool) and org-members, one right after the other in $([ "$rounds" = 1 ] && echo "1 round" || echo "$rounds rounds"), req/s (share of the ceiling): $rounds_text. Median shares: one query $(median_of 4)%, org-members $(median_of 5)% (issue 5's target: 30%)"
   echo "- peak resident memory: Label Studio $(cat "$work/label-studio.peak") MiB, org-members $(cat "$work/org-members.peak") MiB"
   echo "- start to ready on a migrated database: Label Studio $(printf '%.2f' "$(cat "$work/label-studio.ready")") s, org-members $(printf '%.3f' "$(cat "$work/org-members.ready")") s"
   echo "- each on a fresh $db database; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"

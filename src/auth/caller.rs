@@ -81,13 +81,14 @@ async fn user_with_membership(
     user_id: i32,
     organization_id: i32,
 ) -> Result<Option<CallerRow>, ApiError> {
-    let statement = caller_statement(state.reads.get_database_backend(), user_id, organization_id);
     if let Some(inline) = &state.inline_reads {
-        match inline.query_optional(&statement.sql, (organization_id, user_id), decode_inline) {
+        let sql = caller_sql(DbBackend::Sqlite);
+        match inline.query_optional(sql, (organization_id, user_id), decode_inline) {
             Ok(row) => return Ok(row),
             Err(error) => log::debug!("the caller is read through the pool: {error}"),
         }
     }
+    let statement = caller_statement(state.reads.get_database_backend(), user_id, organization_id);
     let row = SelectorRaw::<sea_orm::SelectModel<DecodedCaller>>::from_statement(statement)
         .one(&state.reads)
         .await?;
@@ -120,18 +121,22 @@ fn written_caller_statement(backend: DbBackend, user_id: i32, organization_id: i
 /// `GET /api/invite` took (BENCHMARKS.md, session 13). Only the two values change; they follow
 /// the SQL's order, the join's condition before the `WHERE` (checked by a test).
 fn caller_statement(backend: DbBackend, user_id: i32, organization_id: i32) -> Statement {
+    Statement::from_sql_and_values(
+        backend,
+        caller_sql(backend),
+        [Value::from(organization_id), Value::from(user_id)],
+    )
+}
+
+/// The caller query's SQL for `backend`, written by sea-query on first use and kept.
+fn caller_sql(backend: DbBackend) -> &'static str {
     static SQL: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let slot = match backend {
         DbBackend::Postgres => 0,
         DbBackend::MySql => 1,
         _ => 2,
     };
-    let sql = SQL[slot].get_or_init(|| written_caller_statement(backend, 0, 0).sql);
-    Statement::from_sql_and_values(
-        backend,
-        sql.clone(),
-        [Value::from(organization_id), Value::from(user_id)],
-    )
+    SQL[slot].get_or_init(|| written_caller_statement(backend, 0, 0).sql)
 }
 
 /// A caller row decoded as `find_also` decodes one (`SelectThreeModel`).
@@ -337,7 +342,11 @@ mod tests {
                 .expect("read through sqlx")
                 .map(|DecodedCaller(row)| row);
                 let by_inline = inline
-                    .query_optional(&statement.sql, (organization_id, user_id), decode_inline)
+                    .query_optional(
+                        caller_sql(DbBackend::Sqlite),
+                        (organization_id, user_id),
+                        decode_inline,
+                    )
                     .expect("read inline");
                 assert_eq!(
                     by_inline, by_sqlx,
