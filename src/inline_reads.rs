@@ -114,15 +114,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn only_a_sqlite_file_is_read_inline() {
+    /// A SQLite file holding an empty table `t`, and the settings that name it.
+    fn database_file() -> (tempfile::TempDir, Settings) {
         let dir = tempfile::tempdir().expect("a directory");
         let file = dir.path().join("t.db");
         Connection::open(&file)
             .and_then(|connection| connection.execute_batch("CREATE TABLE t (n INTEGER)"))
             .expect("a database file");
-        let reader = InlineReader::open(&settings(&format!("sqlite://{}", file.display())))
-            .expect("a file-backed database is read inline");
+        let settings = settings(&format!("sqlite://{}", file.display()));
+        (dir, settings)
+    }
+
+    #[test]
+    fn only_a_sqlite_file_is_read_inline() {
+        let (_dir, in_file) = database_file();
+        let reader = InlineReader::open(&in_file).expect("a file-backed database is read inline");
         let read = reader
             .query_optional("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))
             .expect("read");
@@ -139,13 +145,8 @@ mod tests {
     /// Read-only: the inline connection cannot change what the writer owns.
     #[test]
     fn the_inline_connection_cannot_write() {
-        let dir = tempfile::tempdir().expect("a directory");
-        let file = dir.path().join("t.db");
-        Connection::open(&file)
-            .and_then(|connection| connection.execute_batch("CREATE TABLE t (n INTEGER)"))
-            .expect("a database file");
-        let reader =
-            InlineReader::open(&settings(&format!("sqlite://{}", file.display()))).expect("opened");
+        let (_dir, in_file) = database_file();
+        let reader = InlineReader::open(&in_file).expect("opened");
         let written = reader.query_optional("INSERT INTO t VALUES (1) RETURNING n", [], |row| {
             row.get::<_, i64>(0)
         });

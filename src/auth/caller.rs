@@ -168,9 +168,8 @@ fn decode_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallerRow> {
         date_joined: timestamp(row, "A_date_joined")?,
         last_activity: optional_timestamp(row, "A_last_activity")?,
     };
-    let membership = match row.get::<_, Option<i32>>("B_id")? {
-        None => None,
-        Some(id) => Some(membership::Model {
+    let membership = joined(row, "B_id", |id| {
+        Ok(membership::Model {
             id,
             organization_id: row.get("B_organization_id")?,
             user_id: row.get("B_user_id")?,
@@ -179,19 +178,27 @@ fn decode_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallerRow> {
             created_at: timestamp(row, "B_created_at")?,
             updated_at: timestamp(row, "B_updated_at")?,
             deleted_at: optional_timestamp(row, "B_deleted_at")?,
-        }),
-    };
-    let organization = match row.get::<_, Option<i32>>("C_id")? {
-        None => None,
-        Some(id) => Some(organization::Model {
+        })
+    })?;
+    let organization = joined(row, "C_id", |id| {
+        Ok(organization::Model {
             id,
             title: row.get("C_title")?,
             invite_token: row.get("C_invite_token")?,
             created_by: row.get("C_created_by")?,
             created_at: timestamp(row, "C_created_at")?,
-        }),
-    };
+        })
+    })?;
     Ok((user, membership, organization))
+}
+
+/// A LEFT JOIN's model, decoded from its key up; `None` when the join found no row (a NULL key).
+fn joined<T>(
+    row: &rusqlite::Row<'_>,
+    key: &str,
+    decode: impl FnOnce(i32) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    row.get::<_, Option<i32>>(key)?.map(decode).transpose()
 }
 
 fn timestamp(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<NaiveDateTime> {
