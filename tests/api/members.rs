@@ -627,3 +627,36 @@ fn member_user_ids(page: &Value) -> Vec<i64> {
     ids.sort_unstable();
     ids
 }
+
+/// A user row another tool wrote, its timestamp in a format this service never writes: on SQLite
+/// the read on the worker's thread declines it and the pool reads it (sqlx's decoder), so the
+/// caller is still served, with that instant.
+#[tokio::test]
+async fn a_caller_whose_row_another_tool_wrote_is_still_served() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let backend = app.state.db.get_database_backend();
+    let rewritten = match backend {
+        // RFC 3339 text, as a script or the sqlite3 shell might write it.
+        DbBackend::Sqlite => "2026-12-01T01:02:03Z",
+        _ => "2026-12-01 01:02:03",
+    };
+    app.state
+        .db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            match backend {
+                DbBackend::Postgres => "UPDATE users SET date_joined = $1::timestamp WHERE id = $2",
+                _ => "UPDATE users SET date_joined = ? WHERE id = ?",
+            },
+            [rewritten.into(), owner.user_id.into()],
+        ))
+        .await
+        .expect("rewritten");
+    let me = app.whoami(&owner.access).await;
+    assert_eq!(me["id"], owner.user_id);
+    assert_eq!(me["date_joined"], "2026-12-01T01:02:03Z");
+    assert_eq!(me["organization_membership"]["role"], "OW");
+}
