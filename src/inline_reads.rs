@@ -13,7 +13,7 @@
 //! recovered) the read fails at once and the caller reads through its pool instead, off the
 //! worker. Anything longer than a keyed read stays on sqlx.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -85,7 +85,7 @@ fn sqlite_file(settings: &Settings) -> Option<PathBuf> {
 /// How long opening waits for a lock on the file, as `db`'s readers do.
 const OPENING_WAIT: Duration = Duration::from_secs(10);
 
-fn open_read_only(path: &PathBuf) -> rusqlite::Result<Connection> {
+fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
