@@ -153,8 +153,8 @@ impl FromQueryResult for DecodedCaller {
 }
 
 /// A caller row read inline, decoded as [`DecodedCaller`] decodes one from sqlx: a membership or
-/// organization whose key is NULL is absent. Timestamps are in the one format this service
-/// writes (`entities::timestamp`).
+/// organization whose key is NULL is absent. Timestamps are read in the one format this service
+/// writes (`entities::timestamp`); a row with any other is declined, and the pool reads it.
 fn decode_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<CallerRow> {
     let user = user::Model {
         id: row.get("A_id")?,
