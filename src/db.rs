@@ -80,8 +80,8 @@ async fn sqlite_reader_pool(
 /// The connections one HTTP worker reads through, and on PostgreSQL and MariaDB writes through
 /// too; opened as the worker needs them (see [`worker_connections`]).
 pub enum WorkerConnections {
-    /// SQLite: the worker's own readers ([`worker_readers`]) and its connection for reads made on
-    /// its own thread (none for an in-memory database); the writer stays shared.
+    /// SQLite: the worker's own readers ([`worker_readers`]) and its connection to the same file
+    /// for reads made on its own thread (none if that cannot be opened); the writer stays shared.
     SqliteReaders {
         readers: DatabaseConnection,
         inline: Option<InlineReader>,
@@ -104,9 +104,10 @@ pub fn worker_connections(
     if settings.pin_threads {
         crate::affinity::pin_http_worker(index);
     }
+    let options = reader_options(settings)?;
     Ok(WorkerConnections::SqliteReaders {
-        readers: worker_readers(settings, workers)?,
-        inline: InlineReader::open(settings),
+        inline: InlineReader::open(options.get_filename()),
+        readers: worker_readers(options, workers),
     })
 }
 
@@ -119,11 +120,10 @@ pub fn worker_connections(
 /// /api/invite` 9,900-11,900 -> 13,000-13,900 req/s, one member 6,800-7,800 -> 8,700-9,100, the
 /// members page 4,000-4,100 -> 4,800-5,800. Must be called on the worker (in its runtime),
 /// after it is pinned.
-fn worker_readers(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
+fn worker_readers(options: SqliteConnectOptions, workers: usize) -> DatabaseConnection {
     let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
-    let pool = reader_pool(SQLITE_READERS.div_ceil(workers).max(1))
-        .connect_lazy_with(reader_options(settings)?);
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    let pool = reader_pool(SQLITE_READERS.div_ceil(workers).max(1)).connect_lazy_with(options);
+    SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
 }
 
 fn reader_pool(count: u32) -> SqlitePoolOptions {
@@ -144,7 +144,7 @@ fn reader_options(settings: &Settings) -> Result<SqliteConnectOptions, DbErr> {
         .read_only(true)
         .create_if_missing(false)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .pragma("cache_size", READER_CACHE_SIZE))
 }
 
@@ -231,7 +231,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false) // as for the readers
@@ -335,6 +335,10 @@ const SQLITE_READERS: u32 = 16;
 /// 100,000 members about 10% slower.
 pub(crate) const READER_CACHE_SIZE: &str = "-256";
 
+/// How long a SQLite connection waits for a lock another holds before it answers "busy": the
+/// writer, the pools' readers, and the inline readers while they open (`inline_reads`).
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A network connection idle this long may have been dropped by the server or a proxy: it is
 /// pinged before use. Busy connections are not (a ping on every checkout doubles the round trips).
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
@@ -419,7 +423,7 @@ mod tests {
             database_url: "sqlite:///no/such/dir/members.sqlite3".into(),
             ..Settings::default()
         };
-        let reads = worker_readers(&settings, 2).expect("lazy readers");
+        let reads = worker_readers(reader_options(&settings).expect("a SQLite URL"), 2);
         let pool = reads.get_sqlite_connection_pool();
         assert_eq!(pool.options().get_max_connections(), SQLITE_READERS / 2);
         assert_eq!(pool.size(), 0, "none open yet");
@@ -450,5 +454,34 @@ mod tests {
             ),
             "SQLite workers get readers of their own and share the writer"
         );
+    }
+
+    /// The inline reader opens the file the worker's readers open, and nothing for a database
+    /// that is no file.
+    #[tokio::test]
+    async fn a_sqlite_worker_reads_inline_from_its_readers_file_only() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let on_file = Settings {
+            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            pin_threads: false, // this test's thread is no HTTP worker
+            ..Settings::default()
+        };
+        connect(&on_file).await.expect("the file, created");
+        let Ok(WorkerConnections::SqliteReaders { inline, .. }) =
+            worker_connections(&on_file, 2, 0)
+        else {
+            panic!("SQLite workers get readers");
+        };
+        assert!(inline.is_some(), "a file is read inline");
+        let in_memory = Settings {
+            database_url: "sqlite::memory:".into(),
+            ..on_file
+        };
+        let Ok(WorkerConnections::SqliteReaders { inline, .. }) =
+            worker_connections(&in_memory, 2, 0)
+        else {
+            panic!("SQLite workers get readers");
+        };
+        assert!(inline.is_none(), "an in-memory database is not");
     }
 }

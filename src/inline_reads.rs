@@ -13,14 +13,11 @@
 //! recovered) the read fails at once and the caller reads through its pool instead, off the
 //! worker. Anything longer than a keyed read stays on sqlx.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
-use sea_orm::sqlx::sqlite::SqliteConnectOptions;
-
-use crate::settings::Settings;
 
 /// One HTTP worker's read-only connection to the SQLite file, used from that worker's thread.
 pub struct InlineReader {
@@ -30,11 +27,11 @@ pub struct InlineReader {
 }
 
 impl InlineReader {
-    /// A reader of the SQLite file `settings` names; `None` for any other database, an in-memory
-    /// one, or a file that cannot be opened (with a warning: the pools still serve every read).
-    pub fn open(settings: &Settings) -> Option<InlineReader> {
-        let path = sqlite_file(settings)?;
-        match open_read_only(&path) {
+    /// A reader of the SQLite file at `path`, the one the pools' readers open (`db`); `None`,
+    /// with a warning, when it cannot be opened (an in-memory database's name is no file): the
+    /// pools still serve every read.
+    pub fn open(path: &Path) -> Option<InlineReader> {
+        match open_read_only(path) {
             Ok(connection) => Some(InlineReader {
                 connection: Mutex::new(connection),
             }),
@@ -71,20 +68,6 @@ pub enum InlineReadError {
     Sqlite(#[from] rusqlite::Error),
 }
 
-/// The file of a file-backed SQLite database.
-fn sqlite_file(settings: &Settings) -> Option<PathBuf> {
-    if !settings.is_sqlite() {
-        return None;
-    }
-    let options: SqliteConnectOptions = settings.database_url.parse().ok()?;
-    let path = options.get_filename();
-    let in_memory = path.as_os_str() == ":memory:" || path.to_string_lossy().starts_with("file:");
-    (!in_memory).then(|| path.to_path_buf())
-}
-
-/// How long opening waits for a lock on the file, as `db`'s readers do.
-const OPENING_WAIT: Duration = Duration::from_secs(10);
-
 fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(
         path,
@@ -92,7 +75,7 @@ fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
     )?;
     // Opened as the worker starts, before it serves: it may wait, as the pools' readers do, for
     // another process that has the file locked (one starting up, say) while it loads the schema.
-    connection.busy_timeout(OPENING_WAIT)?;
+    connection.busy_timeout(crate::db::SQLITE_BUSY_TIMEOUT)?;
     // As small as the pools' readers': the kernel caches the file.
     connection.execute_batch(&format!(
         "PRAGMA cache_size = {}; SELECT count(*) FROM sqlite_schema;",
@@ -105,48 +88,39 @@ fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
-    fn settings(database_url: &str) -> Settings {
-        Settings {
-            database_url: database_url.to_owned(),
-            ..Settings::default()
-        }
-    }
-
-    /// A SQLite file holding an empty table `t`, and the settings that name it.
-    fn database_file() -> (tempfile::TempDir, Settings) {
+    /// A SQLite file holding an empty table `t`, in a directory removed with the first value.
+    fn database_file() -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("a directory");
         let file = dir.path().join("t.db");
         Connection::open(&file)
             .and_then(|connection| connection.execute_batch("CREATE TABLE t (n INTEGER)"))
             .expect("a database file");
-        let settings = settings(&format!("sqlite://{}", file.display()));
-        (dir, settings)
+        (dir, file)
     }
 
     #[test]
-    fn only_a_sqlite_file_is_read_inline() {
-        let (_dir, in_file) = database_file();
-        let reader = InlineReader::open(&in_file).expect("a file-backed database is read inline");
+    fn a_sqlite_file_is_read_and_what_cannot_be_opened_is_not() {
+        let (dir, file) = database_file();
+        let reader = InlineReader::open(&file).expect("a file-backed database is read inline");
         let read = reader
             .query_optional("SELECT count(*) FROM t", [], |row| row.get::<_, i64>(0))
             .expect("read");
         assert_eq!(read, Some(0));
-        for url in [
-            "sqlite::memory:",
-            "postgres://nobody@127.0.0.1:1/none",
-            "mysql://nobody@127.0.0.1:1/none",
-        ] {
-            assert!(InlineReader::open(&settings(url)).is_none(), "{url}");
-        }
+        // Read-only: a missing file is not created.
+        let missing = dir.path().join("missing.db");
+        assert!(InlineReader::open(&missing).is_none());
+        assert!(!missing.exists());
     }
 
     /// Read-only: the inline connection cannot change what the writer owns.
     #[test]
     fn the_inline_connection_cannot_write() {
-        let (_dir, in_file) = database_file();
-        let reader = InlineReader::open(&in_file).expect("opened");
+        let (_dir, file) = database_file();
+        let reader = InlineReader::open(&file).expect("opened");
         let written = reader.query_optional("INSERT INTO t VALUES (1) RETURNING n", [], |row| {
             row.get::<_, i64>(0)
         });

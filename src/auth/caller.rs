@@ -272,8 +272,9 @@ mod tests {
         use sea_orm::{ActiveModelTrait, IntoActiveModel};
 
         let dir = tempfile::tempdir().expect("a directory");
+        let file = dir.path().join("t.db");
         let settings = crate::settings::Settings {
-            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            database_url: format!("sqlite://{}?mode=rwc", file.display()),
             ..Default::default()
         };
         let db = crate::db::connect(&settings).await.expect("SQLite");
@@ -336,7 +337,7 @@ mod tests {
             .expect("membership");
         }
 
-        let inline = InlineReader::open(&settings).expect("a file-backed database");
+        let inline = InlineReader::open(&file).expect("a file-backed database");
         let mut compared = 0;
         for user_id in [1, 2, 3, 4] {
             for organization_id in [1, 2, 3] {
