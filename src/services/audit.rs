@@ -6,12 +6,13 @@ use sea_orm::ActiveValue::{self, Set};
 use sea_orm::sea_query::{Alias, Expr, InsertStatement, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, Select,
 };
 use serde_json::Value;
 
 use super::access::{OrganizationRef, acting_now};
 use super::now;
+use super::pages::read_page;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::audit::{AuditAction, AuditTarget};
@@ -181,13 +182,11 @@ pub async fn list(
     .await?;
     let select = filtered(organization_id, query);
     let count = select.clone().count(&state.reads).await?;
-    let rows = select
+    let newest_first = select
         .order_by_desc(audit_event::Column::Id)
-        .offset(query.page.offset())
-        .limit(query.page.page_size)
         .find_also_related(user::Entity)
-        .all(&state.reads)
-        .await?;
+        .into_model::<audit_event::Model, user::Model>();
+    let rows = read_page(&state.reads, newest_first, query.page).await?;
     let records = rows
         .into_iter()
         .map(|(event, actor)| AuditRecord { event, actor })

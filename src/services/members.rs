@@ -17,6 +17,7 @@ use super::access::{
 };
 use super::audit::{self, AuditEntry};
 use super::member_counts;
+use super::pages::read_page;
 use super::{member_search, now};
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -122,9 +123,12 @@ pub async fn list(
     // Without a search the maintained per-role counts answer, in the page's own query.
     let total = member_counts::total_expr(backend, organization_id, &query.roles);
     let matching = matching_members(backend, organization_id, query);
-    let page = counted_page(matching, query, total)
-        .all(&state.reads)
-        .await?;
+    let page = read_page(
+        &state.reads,
+        counted_members(matching, query, total),
+        query.page,
+    )
+    .await?;
     let recount = member_counts::total(&state.reads, organization_id, &query.roles);
     MemberPage::counted(page, query, recount).await
 }
@@ -156,13 +160,13 @@ impl MemberPage {
     }
 }
 
-/// The page `query` asks for of `select`, each member with `matching_count` alongside.
-fn counted_page(
+/// The members `select` finds in `query`'s order, each with `matching_count` alongside.
+fn counted_members(
     select: Select<membership::Entity>,
     query: &MemberQuery,
     matching_count: Expr,
 ) -> Selector<SelectModel<Counted>> {
-    Member::select_cols(QuerySelect::select_only(page_of(select, query)))
+    Member::select_cols(QuerySelect::select_only(sorted(select, query.sort)))
         .expr_as(matching_count, "matching")
         .into_model::<Counted>()
 }
@@ -183,9 +187,12 @@ async fn search_page(
         DatabaseBackend::Sqlite => Expr::cust("COUNT(*) OVER ()"),
         _ => count_of(matching()),
     };
-    let page = counted_page(matching(), query, matching_count)
-        .all(&state.searches)
-        .await?;
+    let page = read_page(
+        &state.searches,
+        counted_members(matching(), query, matching_count),
+        query.page,
+    )
+    .await?;
     let recount = async { Ok(matching().count(&state.searches).await?) };
     MemberPage::counted(page, query, recount).await
 }
@@ -198,12 +205,6 @@ fn count_of(select: Select<membership::Entity>) -> Expr {
             .expr(Expr::cust("COUNT(*)"))
             .into_query(),
     )
-}
-
-fn page_of(select: Select<membership::Entity>, query: &MemberQuery) -> Select<membership::Entity> {
-    sorted(select, query.sort)
-        .offset(query.page.offset())
-        .limit(query.page.page_size)
 }
 
 fn matching_members(

@@ -9,6 +9,7 @@ pub mod member_counts;
 pub mod member_search;
 pub mod members;
 pub mod organizations;
+pub mod pages;
 pub mod tokens;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};

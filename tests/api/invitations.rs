@@ -502,6 +502,17 @@ async fn five_hundred_addresses_are_invited_in_one_request() {
     )
     .await;
     assert_eq!(listed["count"], 500);
+    // Newest first: the last page ends with the first address.
+    let last_page = json_body(
+        app.get("/api/invitations?page_size=200&page=3", &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let results = last_page["results"].as_array().expect("results");
+    assert_eq!(results.len(), 100);
+    assert_eq!(results[99]["email"], "person0@example.org");
+    assert_eq!(results[0]["email"], "person99@example.org");
 }
 
 #[tokio::test]

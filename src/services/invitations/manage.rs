@@ -2,8 +2,7 @@ use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
 
 use serde_json::json;
@@ -25,6 +24,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::idempotency::Claim;
 use crate::services::access::{managing_now, stored_role};
 use crate::services::audit::{self, AuditEntry};
+use crate::services::pages::read_page;
 use crate::services::{contains_pattern, now};
 use crate::state::AppState;
 
@@ -46,13 +46,10 @@ pub async fn list(
     managing_now(state, caller).await?;
     let select = filtered(caller.organization_id, query, now());
     let count = select.clone().count(&state.reads).await?;
-    let page = query.page;
-    let rows = select
+    let newest_first = select
         .order_by_desc(invitation::Column::Id)
-        .offset(page.offset())
-        .limit(page.page_size)
-        .all(&state.reads)
-        .await?;
+        .into_model::<invitation::Model>();
+    let rows = read_page(&state.reads, newest_first, query.page).await?;
     Ok((count, rows))
 }
 
