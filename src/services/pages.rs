@@ -1,6 +1,6 @@
 //! Reading one page of a list.
 
-use sea_orm::{ConnectionTrait, DbErr, Selector, SelectorTrait};
+use sea_orm::{ConnectionTrait, DbErr, Selector, SelectorTrait, Statement};
 
 use crate::domain::page::PageRequest;
 
@@ -17,7 +17,16 @@ pub async fn read_page<S: SelectorTrait>(
     selector: Selector<S>,
     page: PageRequest,
 ) -> Result<Vec<S::Item>, DbErr> {
-    let mut statement = selector.into_statement(db.get_database_backend());
+    let statement = selector.into_statement(db.get_database_backend());
+    read_statement_page::<S>(db, statement, page).await
+}
+
+/// `read_page` for a query a `Selector` cannot hold (one with a WITH clause), decoded as `S`.
+pub async fn read_statement_page<S: SelectorTrait>(
+    db: &impl ConnectionTrait,
+    mut statement: Statement,
+    page: PageRequest,
+) -> Result<Vec<S::Item>, DbErr> {
     // Two integers, so nothing here can be read as SQL; every backend takes this form.
     statement.sql += &format!(" LIMIT {} OFFSET {}", page.page_size, page.offset());
     db.query_all_raw(statement)
