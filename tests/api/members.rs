@@ -589,7 +589,11 @@ async fn search_finds_substrings_of_names_and_emails() {
     let nobody: &[i64] = &[];
     let cases: [(&str, &[i64], &str); 11] = [
         ("LOVELACE", &[ada.user_id], "last name, any case"),
-        ("hopper", &[grace.user_id], "email and last name: one member"),
+        (
+            "hopper",
+            &[grace.user_id],
+            "email and last name: one member",
+        ),
         ("byron", &[ada.user_id], "inside a hyphenated name"),
         ("race", &[grace.user_id], "inside a first name"),
         ("navy.EXAMPLE", &[grace.user_id], "email domain"),
