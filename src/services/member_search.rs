@@ -2,7 +2,8 @@
 //! `_` match literally.
 //!
 //! The LIKE conditions decide what matches on every backend. PostgreSQL answers them from its
-//! `pg_trgm` indexes, one column at a time (`matching_user_ids`); on SQLite a search of three
+//! `pg_trgm` indexes, one column at a time (`matching_user_ids`); MariaDB reads the
+//! organization's members; on SQLite a search of three
 //! characters or more is first narrowed to the users an FTS5 trigram index finds (migration
 //! `m20261128_000004`), a superset of the LIKE matches, so a large organization is not read
 //! member by member.
@@ -16,7 +17,8 @@ use crate::entities::user;
 /// The trigram tokenizer indexes three characters at a time: shorter terms find nothing in it.
 const TRIGRAM: usize = 3;
 
-/// The condition on `users` for members matching `term`.
+/// The condition on `users` for members matching `term` (SQLite, MariaDB; PostgreSQL reads
+/// `matching_user_ids`).
 pub fn condition(backend: DatabaseBackend, term: &str) -> Condition {
     let matches = like_condition(term);
     if backend == DatabaseBackend::Sqlite && term.chars().count() >= TRIGRAM {
@@ -28,10 +30,11 @@ pub fn condition(backend: DatabaseBackend, term: &str) -> Condition {
     }
 }
 
-/// The ids of users matching `term`: one SELECT per searched column, joined by UNION ALL (a
-/// user found twice is still one member to `IN`). PostgreSQL reads each from its own trigram
+/// The ids of users matching `term`, for PostgreSQL: one SELECT per searched column, joined by
+/// UNION ALL (a user found twice is still one member to `IN`), each read from its own trigram
 /// index, where the OR of `condition` had it scan every user of a small organization and
-/// hash-join every membership of a large one (BENCHMARKS.md, session 15).
+/// hash-join every membership of a large one (BENCHMARKS.md, session 15). MariaDB, with no such
+/// index, runs the union once per member: it keeps `condition`.
 pub fn matching_user_ids(term: &str) -> SelectStatement {
     let ids_where = |matches: Expr| {
         Query::select()

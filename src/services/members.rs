@@ -122,8 +122,9 @@ pub async fn list(
     let backend = state.reads.get_database_backend();
     // Without a search the maintained per-role counts answer, in the page's own query.
     let total = member_counts::total_expr(backend, organization_id, &query.roles);
-    let matching = matching_members(backend, organization_id, query);
-    let counted = counted_members(matching, query, total).into_model::<Counted>();
+    let members = live_members(organization_id, query)
+        .join(JoinType::InnerJoin, membership::Relation::User.def());
+    let counted = counted_members(members, query, total).into_model::<Counted>();
     let page = read_page(&state.reads, counted, query.page).await?;
     let recount = member_counts::total(&state.reads, organization_id, &query.roles);
     MemberPage::counted(page, query, recount).await
@@ -168,10 +169,12 @@ fn counted_members(
 
 /// A search counts its matches in the query that reads its page, on the connections kept for
 /// searches. On SQLite as a window over the matches, computed before the page is cut (the
-/// trigram index read once: BENCHMARKS.md, session 10). Elsewhere the matches are a common
-/// table expression that the page and its count both read: PostgreSQL plans the windowed query
-/// as if the page could stop early and reads every membership (144 ms against 2 at 100,000
-/// members), and a count in a subquery of its own searched a second time.
+/// trigram index read once: BENCHMARKS.md, session 10). On PostgreSQL the matches are a common
+/// table expression that the page and its count both read: it plans the windowed query as if
+/// the page could stop early and reads every membership (144 ms against 2 at 100,000 members),
+/// and a count in a subquery of its own searched a second time (`searched_once`). MariaDB keeps
+/// that subquery: the common table expression, which it merges into both, took twice as long
+/// there (BENCHMARKS.md, session 15).
 async fn search_page(
     state: &AppState,
     organization_id: i32,
@@ -179,31 +182,55 @@ async fn search_page(
     term: &str,
 ) -> Result<MemberPage, ApiError> {
     let backend = state.searches.get_database_backend();
+    let matching = || matching_members(backend, organization_id, query, term);
     let statement = match backend {
+        DatabaseBackend::Postgres => backend.build(&searched_once(matching(), query)),
         DatabaseBackend::Sqlite => {
-            let matching = matching_members(backend, organization_id, query);
-            counted_members(matching, query, Expr::cust("COUNT(*) OVER ()")).build(backend)
+            counted_members(matching(), query, Expr::cust("COUNT(*) OVER ()")).build(backend)
         }
-        _ => backend.build(&searched_once(organization_id, query, term)),
+        _ => counted_members(matching(), query, count_of(matching())).build(backend),
     };
     let page =
         read_statement_page::<SelectModel<Counted>>(&state.searches, statement, query.page).await?;
-    let recount = async {
-        let matching = match backend {
-            DatabaseBackend::Sqlite => matching_members(backend, organization_id, query),
-            _ => matching_memberships(organization_id, query, term),
-        };
-        Ok(matching.count(&state.searches).await?)
-    };
+    let recount = async { Ok(matching().count(&state.searches).await?) };
     MemberPage::counted(page, query, recount).await
+}
+
+/// The live members whose user matches `term`. On PostgreSQL reached by user from one SELECT per
+/// searched column (`member_search::matching_user_ids`), without the join, which the page adds;
+/// elsewhere joined with their users, whom `member_search::condition` narrows.
+fn matching_members(
+    backend: DatabaseBackend,
+    organization_id: i32,
+    query: &MemberQuery,
+    term: &str,
+) -> Select<membership::Entity> {
+    let live = live_members(organization_id, query);
+    match backend {
+        DatabaseBackend::Postgres => live
+            .filter(membership::Column::UserId.in_subquery(member_search::matching_user_ids(term))),
+        _ => live
+            .join(JoinType::InnerJoin, membership::Relation::User.def())
+            .filter(member_search::condition(backend, term)),
+    }
+}
+
+/// How many rows `select` finds, as a scalar subquery.
+fn count_of(select: Select<membership::Entity>) -> Expr {
+    Expr::from(
+        select
+            .select_only()
+            .expr(Expr::cust("COUNT(*)"))
+            .into_query(),
+    )
 }
 
 /// `WITH matches AS (<ids of the live memberships whose user matches>) SELECT <page>,
 /// (SELECT COUNT(*) FROM matches) ... WHERE memberships.id IN (SELECT id FROM matches)`: the
 /// search runs once, from the users' indexes (`member_search::matching_user_ids`), and the
 /// memberships are reached by user (1,111 matches of 100,000 members: 3.9 ms against 27 ms).
-fn searched_once(organization_id: i32, query: &MemberQuery, term: &str) -> WithQuery {
-    let matches = matching_memberships(organization_id, query, term)
+fn searched_once(matching: Select<membership::Entity>, query: &MemberQuery) -> WithQuery {
+    let matches = matching
         .select_only()
         .column(membership::Column::Id)
         .into_query();
@@ -221,16 +248,6 @@ fn searched_once(organization_id: i32, query: &MemberQuery, term: &str) -> WithQ
     counted_members(page, query, count)
         .into_query()
         .with(WithClause::new().cte(matches).to_owned())
-}
-
-/// The live memberships whose user matches `term`, reached by user (PostgreSQL, MariaDB).
-fn matching_memberships(
-    organization_id: i32,
-    query: &MemberQuery,
-    term: &str,
-) -> Select<membership::Entity> {
-    live_members(organization_id, query)
-        .filter(membership::Column::UserId.in_subquery(member_search::matching_user_ids(term)))
 }
 
 /// The common table expression of a search's matching memberships.
@@ -251,20 +268,6 @@ fn live_members(organization_id: i32, query: &MemberQuery) -> Select<membership:
         return select;
     }
     select.filter(membership::Column::Role.is_in(query.roles.iter().map(|r| r.code())))
-}
-
-/// `live_members` with their users, narrowed to `query`'s search if it has one.
-fn matching_members(
-    backend: DatabaseBackend,
-    organization_id: i32,
-    query: &MemberQuery,
-) -> Select<membership::Entity> {
-    let select = live_members(organization_id, query)
-        .join(JoinType::InnerJoin, membership::Relation::User.def());
-    match query.search.as_deref() {
-        Some(term) => select.filter(member_search::condition(backend, term)),
-        None => select,
-    }
 }
 
 fn sorted(
