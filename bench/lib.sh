@@ -1,5 +1,6 @@
 # Shared by bench/run.sh and bench/compare.sh (sourced, not run): their options, their tools,
-# and one wrk run per endpoint, appended as a Markdown row to $results.
+# and one wrk run per endpoint, appended as a Markdown row to $results (wrk's report to
+# $results with .wrk.txt for .md).
 #
 # Reads: $auth (the Authorization header), $server (the pid whose memory is read), $duration,
 # $smoke (1: no warm-up second), $results, and $wrk_options (extra wrk options, may be empty).
@@ -54,6 +55,8 @@ load() {
     out=$(METHOD=$method BODY=$body wrk -t2 -c"$conns" -d"$duration" --latency $wrk_options \
       -s bench/post.lua -H "$auth" "$url")
   fi
+  # wrk's own report, kept beside the table: what an error was (a timeout, a status) is there.
+  printf '### %s\n%s\n\n' "$name" "$out" >>"${results%.md}.wrk.txt"
   local rps p50 p99 errors non2xx
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
