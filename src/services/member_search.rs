@@ -31,7 +31,7 @@ pub fn condition(backend: DatabaseBackend, term: &str) -> Condition {
 }
 
 /// The ids of users matching `term`, for PostgreSQL: one SELECT per searched column, joined by
-/// UNION ALL (a user found twice is still one member to `IN`), each read from its own trigram
+/// UNION ALL (a user found twice is still one member to `= ANY`), each read from its own trigram
 /// index, where the OR of `condition` had it scan every user of a small organization and
 /// hash-join every membership of a large one (BENCHMARKS.md, session 15). MariaDB, with no such
 /// index, runs the union once per member: it keeps `condition`.

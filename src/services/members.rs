@@ -198,8 +198,9 @@ async fn search_page(
     MemberPage::counted(page, query, recount).await
 }
 
-/// The live members whose user matches `term`. On PostgreSQL reached by user from one SELECT per
-/// searched column (`member_search::matching_user_ids`), without the join, which the page adds;
+/// The live members whose user matches `term`. On PostgreSQL looked up by user (`among`) from one
+/// SELECT per searched column (`member_search::matching_user_ids`), without the join, which the
+/// page adds;
 /// elsewhere joined with their users, whom `member_search::condition` narrows.
 fn matching_members(
     backend: DatabaseBackend,
@@ -230,9 +231,10 @@ fn count_of(select: Select<membership::Entity>) -> Expr {
 }
 
 /// `WITH matches AS (<ids of the live memberships whose user matches>) SELECT <page>,
-/// (SELECT COUNT(*) FROM matches) ... WHERE memberships.id IN (SELECT id FROM matches)`: the
-/// search runs once, from the users' indexes (`member_search::matching_user_ids`), and the
-/// memberships are reached by user (1,111 matches of 100,000 members: 3.9 ms against 27 ms).
+/// (SELECT COUNT(*) FROM matches) ... WHERE memberships.id = ANY(ARRAY(SELECT id FROM matches))`:
+/// the search runs once, from the users' indexes (`member_search::matching_user_ids`), and the
+/// memberships are reached by user (1,111 matches of 100,000 members: 3.9 ms against 27 ms
+/// before the lookups by key, `among`).
 fn searched_once(matching: Select<membership::Entity>, query: &MemberQuery) -> WithQuery {
     let matches = matching
         .select_only()
