@@ -200,8 +200,7 @@ async fn search_page(
 
 /// The live members whose user matches `term`. On PostgreSQL looked up by user (`among`) from one
 /// SELECT per searched column (`member_search::matching_user_ids`), without the join, which the
-/// page adds;
-/// elsewhere joined with their users, whom `member_search::condition` narrows.
+/// page adds; elsewhere joined with their users, whom `member_search::condition` narrows.
 fn matching_members(
     backend: DatabaseBackend,
     organization_id: i32,
