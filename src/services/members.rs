@@ -232,8 +232,9 @@ fn count_of(select: Select<membership::Entity>) -> Expr {
 /// `WITH matches AS (<ids of the live memberships whose user matches>) SELECT <page>,
 /// (SELECT COUNT(*) FROM matches) ... WHERE memberships.id = ANY(ARRAY(SELECT id FROM matches))`:
 /// the search runs once, from the users' indexes (`member_search::matching_user_ids`), and the
-/// memberships are reached by user (1,111 matches of 100,000 members: 3.9 ms against 27 ms
-/// before the lookups by key, `among`).
+/// memberships are reached by user, each by its key (`among`). For 1,111 matches of 100,000
+/// members session 15 measured this form at 3.9 ms against 27 ms for the OR over three columns;
+/// the lookups by key took it to about 2 ms (BENCHMARKS.md, sessions 15 and 16).
 fn searched_once(matching: Select<membership::Entity>, query: &MemberQuery) -> WithQuery {
     let matches = matching
         .select_only()
@@ -259,9 +260,10 @@ fn searched_once(matching: Select<membership::Entity>, query: &MemberQuery) -> W
 /// `memberships.<column> = ANY(ARRAY(<ids>))`, for PostgreSQL: the ids are read once, into an
 /// array, and each membership is looked up by its index. With `IN (<ids>)` PostgreSQL plans a
 /// semi-join, and for a few matches it hashes them against a scan of every membership of the
-/// organization; it cannot see the array's length, so it does not (1,000 members: 0.38 -> 0.30 ms
-/// a search; 100,000: 2.9 -> 2.1 ms, and a term matching all of them 287 -> 130 ms;
-/// BENCHMARKS.md, session 16).
+/// organization; an array's length it cannot see, so it looks each id up instead, whatever
+/// `random_page_cost` says (1,000 members: 0.38 -> 0.30 ms a search; 100,000: 2.9 -> 2.1 ms,
+/// and a term matching all of them 287 -> 130 ms; BENCHMARKS.md, session 16). PostgreSQL-only
+/// SQL, with its `$n` placeholders: only PostgreSQL's search builds it.
 fn among(column: membership::Column, ids: SelectStatement) -> Expr {
     Expr::cust_with_exprs(
         "$1 = ANY(ARRAY $2)",
