@@ -107,6 +107,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
         rate_limits: Arc::new(RateLimits::new(&settings)),
+        trigram_counts: Arc::default(),
         inline_reads: None,
         settings,
     }))

@@ -9,6 +9,7 @@ use crate::auth::JwtKeys;
 use crate::idempotency::IdempotencySecret;
 use crate::inline_reads::InlineReader;
 use crate::rate_limit::RateLimits;
+use crate::services::trigram_counts::TrigramCounts;
 use crate::settings::Settings;
 use crate::writes::Writes;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub idempotency: IdempotencySecret,
     /// Shared by every worker: a limit counts the whole instance's requests.
     pub rate_limits: Arc<RateLimits>,
+    /// SQLite's search index's trigram counts, read by `maintenance`, shared by every worker.
+    pub trigram_counts: Arc<TrigramCounts>,
     /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
     /// thread (`inline_reads`); `None` elsewhere and outside the workers.
     pub inline_reads: Option<Arc<InlineReader>>,

@@ -10,6 +10,7 @@ mod m20261128_000001_live_membership_indexes;
 mod m20261128_000002_audit_and_idempotency;
 mod m20261128_000003_member_counts;
 mod m20261128_000004_member_search;
+mod m20261201_000001_user_search_vocab;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_audit_and_idempotency::Migration),
             Box::new(m20261128_000003_member_counts::Migration),
             Box::new(m20261128_000004_member_search::Migration),
+            Box::new(m20261201_000001_user_search_vocab::Migration),
         ]
     }
 }

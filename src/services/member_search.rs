@@ -6,24 +6,27 @@
 //! organization's members; on SQLite a search of three
 //! characters or more is first narrowed to the users an FTS5 trigram index finds (migration
 //! `m20261128_000004`), a superset of the LIKE matches, so a large organization is not read
-//! member by member.
+//! member by member; with the index's trigram counts at hand it is asked for the term's two
+//! rarest trigrams (`index_query`).
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{Condition, DatabaseBackend, Iden};
 
 use super::contains_pattern;
+use super::trigram_counts::Counts;
 use crate::entities::user;
 
 /// The trigram tokenizer indexes three characters at a time: shorter terms find nothing in it.
 const TRIGRAM: usize = 3;
 
 /// The condition on `users` for members matching `term` (SQLite, MariaDB; PostgreSQL reads
-/// `matching_user_ids`).
-pub fn condition(backend: DatabaseBackend, term: &str) -> Condition {
+/// `matching_user_ids`); `counts` are SQLite's trigram counts, when read.
+pub fn condition(backend: DatabaseBackend, term: &str, counts: Option<&Counts>) -> Condition {
     let matches = like_condition(term);
     if backend == DatabaseBackend::Sqlite && term.chars().count() >= TRIGRAM {
+        let indexed = indexed_matches(&index_query(term, counts));
         Condition::all()
-            .add(Expr::col((user::Entity, user::Column::Id)).in_subquery(indexed_matches(term)))
+            .add(Expr::col((user::Entity, user::Column::Id)).in_subquery(indexed))
             .add(matches)
     } else {
         matches
@@ -67,14 +70,42 @@ fn column_matches(term: &str) -> [Expr; 3] {
     ]
 }
 
-/// `SELECT rowid FROM user_search WHERE user_search MATCH '"<term>"'`: the term as one FTS5
-/// string (double quotes doubled), so no character of it is query syntax.
-fn indexed_matches(term: &str) -> sea_orm::sea_query::SelectStatement {
-    let phrase = format!("\"{}\"", term.replace('"', "\"\""));
+/// What the trigram index is asked for `term` (of three characters or more), in FTS5's query
+/// syntax, each string double-quoted (double quotes doubled) so no character of the term is
+/// query syntax. Without counts, the term as one phrase. With them, its two rarest trigrams: a
+/// phrase reads the list of users of every trigram in it, and with one that every email has
+/// (the domain's) a search that finds one user of 100,000 read all of them (1.35 ms against
+/// 0.06 for its two rarest trigrams; BENCHMARKS.md, session 17). Any of the term's trigrams keeps
+/// every match, and the LIKE conditions drop the rest.
+pub fn index_query(term: &str, counts: Option<&Counts>) -> String {
+    let quoted = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let Some(counts) = counts else {
+        return quoted(term);
+    };
+    let characters: Vec<char> = term.chars().collect();
+    let mut trigrams: Vec<(u32, String)> = characters
+        .windows(TRIGRAM)
+        .map(|window| {
+            let trigram: String = window.iter().collect();
+            (counts.users_with(&trigram.to_lowercase()), trigram)
+        })
+        .collect();
+    trigrams.sort();
+    trigrams.dedup();
+    let rarest: Vec<String> = trigrams
+        .iter()
+        .take(2)
+        .map(|(_, trigram)| quoted(trigram))
+        .collect();
+    rarest.join(" AND ")
+}
+
+/// `SELECT rowid FROM user_search WHERE user_search MATCH <query>`.
+fn indexed_matches(query: &str) -> SelectStatement {
     Query::select()
         .expr(Expr::cust("rowid"))
         .from(UserSearch)
-        .and_where(Expr::cust_with_values("user_search MATCH ?", [phrase]))
+        .and_where(Expr::cust_with_values("user_search MATCH ?", [query]))
         .to_owned()
 }
 
@@ -84,5 +115,62 @@ struct UserSearch;
 impl Iden for UserSearch {
     fn unquoted(&self) -> &str {
         "user_search"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(of: &[(&str, u32)]) -> Counts {
+        of.iter()
+            .map(|&(trigram, users)| (trigram.into(), users))
+            .collect()
+    }
+
+    #[test]
+    fn without_counts_the_index_is_asked_for_the_whole_term() {
+        assert_eq!(index_query("member999.", None), "\"member999.\"");
+        assert_eq!(index_query("say \"hi\"", None), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn with_counts_the_index_is_asked_for_the_two_rarest_trigrams() {
+        let seen = counts(&[
+            ("mem", 100_000),
+            ("emb", 100_000),
+            ("mbe", 100_000),
+            ("ber", 100_000),
+            ("er9", 11_111),
+            ("r99", 1_111),
+            ("999", 280),
+            ("99.", 1_000),
+        ]);
+        assert_eq!(
+            index_query("member999.", Some(&seen)),
+            "\"999\" AND \"99.\""
+        );
+        // The index folds case; the counts are looked up folded, the query keeps the term's case.
+        assert_eq!(
+            index_query("MEMBER999.", Some(&seen)),
+            "\"999\" AND \"99.\""
+        );
+    }
+
+    #[test]
+    fn a_trigram_missing_from_the_counts_is_taken_as_rare() {
+        let seen = counts(&[("mem", 100_000), ("emb", 100_000), ("mbe", 90_000)]);
+        assert_eq!(index_query("membe", Some(&seen)), "\"mbe\" AND \"emb\"");
+        assert_eq!(index_query("xmemb", Some(&seen)), "\"xme\" AND \"emb\"");
+    }
+
+    #[test]
+    fn each_trigram_is_asked_for_once_and_quoted() {
+        let none = Counts::default();
+        assert_eq!(index_query("aaaa", Some(&none)), "\"aaa\"");
+        assert_eq!(
+            index_query("a\"b\"c", Some(&none)),
+            "\"\"\"b\"\"\" AND \"a\"\"b\""
+        );
     }
 }

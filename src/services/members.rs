@@ -20,6 +20,7 @@ use super::access::{
 use super::audit::{self, AuditEntry};
 use super::member_counts;
 use super::pages::{read_page, read_statement_page};
+use super::trigram_counts::Counts;
 use super::{member_search, now};
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -184,7 +185,8 @@ async fn search_page(
     term: &str,
 ) -> Result<MemberPage, ApiError> {
     let backend = state.searches.get_database_backend();
-    let matching = || matching_members(backend, organization_id, query, term);
+    let counts = state.trigram_counts.current();
+    let matching = || matching_members(backend, organization_id, query, term, counts.as_deref());
     let statement = match backend {
         DatabaseBackend::Postgres => backend.build(&searched_once(matching(), query)),
         DatabaseBackend::Sqlite => {
@@ -200,12 +202,14 @@ async fn search_page(
 
 /// The live members whose user matches `term`. On PostgreSQL looked up by user (`among`) from one
 /// SELECT per searched column (`member_search::matching_user_ids`), without the join, which the
-/// page adds; elsewhere joined with their users, whom `member_search::condition` narrows.
+/// page adds; elsewhere joined with their users, whom `member_search::condition` narrows (on
+/// SQLite through the trigram index, asked as `counts` say).
 fn matching_members(
     backend: DatabaseBackend,
     organization_id: i32,
     query: &MemberQuery,
     term: &str,
+    counts: Option<&Counts>,
 ) -> Select<membership::Entity> {
     let live = live_members(organization_id, query);
     match backend {
@@ -215,7 +219,7 @@ fn matching_members(
         )),
         _ => live
             .join(JoinType::InnerJoin, membership::Relation::User.def())
-            .filter(member_search::condition(backend, term)),
+            .filter(member_search::condition(backend, term, counts)),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod members;
 pub mod organizations;
 pub mod pages;
 pub mod tokens;
+pub mod trigram_counts;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use sea_orm::{DbErr, SqlErr};

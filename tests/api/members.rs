@@ -582,6 +582,9 @@ async fn search_finds_substrings_of_names_and_emails() {
         .await;
     app.signup(person("someone@example.org", "Alan", "Turing"))
         .await;
+    // Every trigram of LOVELACE's two rarest but not the name: found by the index, not a match.
+    app.signup(person("acela@example.org", "Ace", "Acela"))
+        .await;
     // Another organization's member with a matching name is never found.
     app.bootstrap("elsewhere@example.org", "Elsewhere").await;
 
@@ -608,6 +611,15 @@ async fn search_finds_substrings_of_names_and_emails() {
         ("NEAR%28x", nobody, "FTS syntax"),
         ("elsewhere", nobody, "another organization"),
     ];
+    // The app reads the index's trigram counts at start; read again, they are this data's, and
+    // SQLite asks the index for each term's two rarest trigrams: a superset the LIKE conditions
+    // narrow (Acela above).
+    let state = &app.state;
+    state
+        .trigram_counts
+        .refresh(&state.searches)
+        .await
+        .expect("counts");
     for (term, expected, why) in cases {
         let body = json_body(
             app.get(&format!("{base}?search={term}"), &owner.access)
@@ -619,6 +631,39 @@ async fn search_finds_substrings_of_names_and_emails() {
         assert_eq!(ids, expected, "{term}: {why}");
         assert_eq!(body["count"].as_u64(), Some(ids.len() as u64), "{term}");
     }
+}
+
+/// SQLite's search index counts the users each common trigram is found in (a search asks it for
+/// its term's rarest); elsewhere there is no such index and nothing is read.
+#[tokio::test]
+async fn the_search_index_counts_the_users_of_each_common_trigram() {
+    let app = spawn_app().await;
+    let state = &app.state;
+    org_members::seed::organization(
+        state,
+        "counted@example.org",
+        crate::helpers::PASSWORD,
+        40,
+        0,
+    )
+    .await
+    .expect("seeded");
+    state
+        .trigram_counts
+        .refresh(&state.searches)
+        .await
+        .expect("counts");
+    let counts = state.trigram_counts.current();
+    if state.searches.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        assert!(counts.is_none());
+        return;
+    }
+    let counts = counts.expect("counts read");
+    // member<i>.<tag>@bench.example.org, First<i>, Last<i>; the owner counted@example.org.
+    assert_eq!(counts.users_with("mem"), 40);
+    assert_eq!(counts.users_with("exa"), 41);
+    // Only member12 has it: too rare to keep, and rare is what a missing trigram is taken for.
+    assert_eq!(counts.users_with("r12"), 0);
 }
 
 /// The user ids of a members page, sorted.
