@@ -72,6 +72,9 @@ load "GET /api/current-user/whoami" "$connections" "$B/api/current-user/whoami"
 load "GET memberships (page of 20)" "$connections" "$M?page_size=20"
 load "GET memberships?role=NO" "$connections" "$M?role=NO"
 load "GET memberships?search=member12" "$connections" "$M?search=member12"
+# A search's cost follows what it finds, not the organization's size: member12 finds 11 members
+# of 1,000 and 1,111 of 100,000; member999. finds one at every size.
+load "GET memberships?search=member999. (one match)" "$connections" "$M?search=member999."
 load "GET memberships/{user_id}" "$connections" "$M/$target"
 load "PATCH memberships (role)" "$connections" "$M" PATCH "{\"user_id\": $target, \"role\": \"RE\"}"
 load "POST /api/invite/reset-token" "$connections" "$B/api/invite/reset-token" POST '{}'
