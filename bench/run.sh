@@ -67,6 +67,8 @@ results="$work/results.md"
 printf '| endpoint | requests/s | p50 | p99 | errors | resident after |\n|---|---:|---:|---:|---:|---:|\n' >"$results"
 
 M="$B/api/organizations/$org/memberships"
+found() { curl -fs "$M?search=$1&page_size=1" -H "$auth" | jq .count; }
+search_counts="member12 $(found member12), member999. $(found member999.)"
 load "GET /api/invite" "$connections" "$B/api/invite"
 load "GET /api/current-user/whoami" "$connections" "$B/api/current-user/whoami"
 load "GET memberships (page of 20)" "$connections" "$M?page_size=20"
@@ -117,6 +119,7 @@ sent_count=$(sent_so_far)
   echo "- peak resident memory: $rss_before_login_mib MiB before the login run, $rss_mib MiB in all (Argon2id: 7 MiB kept by each hashing thread, one per core)"
   echo "- start to ready on a migrated database: $(printf '%.3f' "$first_ready_seconds") s"
   echo "- seeding: $(printf '%.1f' "$seed_seconds") s"
+  echo "- members each search finds: $search_counts"
   echo "- email sender: $sent_count messages in $(printf '%.1f' "$drain_seconds") s ($(echo "$sent_count / $drain_seconds" | bc) messages/s, EMAIL_CONCURRENCY=8, a discarding SMTP server on loopback; $queued were queued)"
   machine_settings
 }
