@@ -72,11 +72,12 @@ fn column_matches(term: &str) -> [Expr; 3] {
 
 /// What the trigram index is asked for `term` (of three characters or more), in FTS5's query
 /// syntax, each string double-quoted (double quotes doubled) so no character of the term is
-/// query syntax. Without counts, the term as one phrase. With them, its two rarest trigrams: a
-/// phrase reads the list of users of every trigram in it, and with one that every email has
-/// (the domain's) a search that finds one user of 100,000 read all of them (the whole search
-/// 0.73 ms against 0.22 with its two rarest trigrams; BENCHMARKS.md, session 17). Any of the
-/// term's trigrams keeps every match, and the LIKE conditions drop the rest.
+/// query syntax. Without counts, the term as one phrase. With them, its two rarest trigrams (of
+/// equally rare ones, the first by their text): a phrase reads the list of users of every
+/// trigram in it, and with one that every email has (the domain's) a search that finds one user
+/// of 100,000 read all of them (the whole search 0.73 ms against 0.22 with its two rarest
+/// trigrams; BENCHMARKS.md, session 17). Any of the term's trigrams keeps every match, and the
+/// LIKE conditions drop the rest.
 pub fn index_query(term: &str, counts: Option<&Counts>) -> String {
     let quoted = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
     let Some(counts) = counts else {

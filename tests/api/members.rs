@@ -582,7 +582,8 @@ async fn search_finds_substrings_of_names_and_emails() {
         .await;
     app.signup(person("someone@example.org", "Alan", "Turing"))
         .await;
-    // Every trigram of LOVELACE's two rarest but not the name: found by the index, not a match.
+    // Both trigrams the index is asked for LOVELACE (here, with every count under the threshold,
+    // the first two in order: ace, ela) but not the name: the index finds her, LIKE drops her.
     app.signup(person("acela@example.org", "Ace", "Acela"))
         .await;
     // Another organization's member with a matching name is never found.
