@@ -1,19 +1,21 @@
 //! The members search: a case-insensitive substring of email, first or last name, where `%` and
 //! `_` match literally.
 //!
-//! The LIKE conditions decide what matches on every backend. PostgreSQL answers them from its
-//! `pg_trgm` indexes, one column at a time (`matching_user_ids`); MariaDB reads the
-//! organization's members; on SQLite a search of three
-//! characters or more is first narrowed to the users an FTS5 trigram index finds (migration
-//! `m20261128_000004`), a superset of the LIKE matches, so a large organization is not read
-//! member by member; with the index's trigram counts at hand it is asked for the term's two
-//! rarest trigrams (`index_query`).
+//! The LIKE conditions decide what matches on SQLite and MariaDB; PostgreSQL checks the same
+//! substring with `strpos` where it asks its index for less than the whole term. PostgreSQL
+//! answers from its `pg_trgm` indexes, one column at a time (`matching_user_ids`); MariaDB reads
+//! the organization's members; on SQLite a search of three characters or more is first narrowed
+//! to the users an FTS5 trigram index finds (migration `m20261128_000004`), a superset of the
+//! LIKE matches, so a large organization is not read member by member. With the trigram counts
+//! at hand (`trigram_counts`), SQLite's and PostgreSQL's indexes are asked for the term's two
+//! rarest trigrams only: an index reads the list of users of every trigram it is asked for, and
+//! one that every email has (its domain's) is a list of every user.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{Condition, DatabaseBackend, Iden};
 
 use super::contains_pattern;
-use super::trigram_counts::Counts;
+use super::trigram_counts::{Counts, trigrams_of};
 use crate::entities::user;
 
 /// The trigram tokenizer indexes three characters at a time: shorter terms find nothing in it.
@@ -38,67 +40,101 @@ pub fn condition(backend: DatabaseBackend, term: &str, counts: Option<&Counts>) 
 /// index, where the OR of `condition` had it scan every user of a small organization and
 /// hash-join every membership of a large one (BENCHMARKS.md, session 15). MariaDB, with no such
 /// index, runs the union once per member: it keeps `condition`.
-pub fn matching_user_ids(term: &str) -> SelectStatement {
-    let ids_where = |matches: Expr| {
+///
+/// With `counts`, each column's index is asked for the term's two rarest trigrams of letters and
+/// digits (`rarest_index_parts`) and the rows it finds are checked for the whole term by
+/// `strpos`, which no index answers; asked for the whole term, `pg_trgm` read the users of all
+/// its trigrams (`member999.` among 100,000 users: 1.57 -> 0.24 ms; BENCHMARKS.md, session 18).
+pub fn matching_user_ids(term: &str, counts: Option<&Counts>) -> SelectStatement {
+    let lowered = term.to_lowercase();
+    let rare_parts = counts.map_or_else(Vec::new, |counts| rarest_index_parts(&lowered, counts));
+    let matches = |column: Expr| {
+        if rare_parts.is_empty() {
+            return Condition::all().add(column.like(contains_pattern(term)));
+        }
+        let contains_whole_term =
+            Expr::expr(Func::cust("strpos").args([column.clone(), Expr::val(lowered.as_str())]))
+                .gt(0);
+        rare_parts
+            .iter()
+            .fold(Condition::all(), |all, part| {
+                all.add(column.clone().like(format!("%{part}%")))
+            })
+            .add(contains_whole_term)
+    };
+    let ids_where = |column: Expr| {
         Query::select()
             .column((user::Entity, user::Column::Id))
             .from(user::Entity)
-            .and_where(matches)
+            .cond_where(matches(column))
             .to_owned()
     };
-    let [email, first_name, last_name] = column_matches(term);
+    let [email, first_name, last_name] = searched_columns();
     ids_where(email)
         .union(UnionType::All, ids_where(first_name))
         .union(UnionType::All, ids_where(last_name))
         .to_owned()
 }
 
-fn like_condition(term: &str) -> Condition {
-    column_matches(term)
-        .into_iter()
-        .fold(Condition::any(), Condition::add)
+/// The parts of the lower-cased `term` PostgreSQL's index is asked for: its two rarest trigrams
+/// of ASCII letters and digits, or none (then the whole term). `pg_trgm` indexes the trigrams of
+/// words, and `LIKE '%r99%'` of such a trigram asks for that one trigram, with no padding, no
+/// other word and no character whose class depends on the database's locale.
+fn rarest_index_parts(lowered: &str, counts: &Counts) -> Vec<String> {
+    let letters_and_digits = |trigram: &String| trigram.bytes().all(|b| b.is_ascii_alphanumeric());
+    two_rarest(trigrams_of(lowered).filter(letters_and_digits), counts)
 }
 
-/// `term` as a substring of the email, the first and the last name, each case-insensitively.
-fn column_matches(term: &str) -> [Expr; 3] {
-    let like = || contains_pattern(term);
+fn like_condition(term: &str) -> Condition {
+    searched_columns()
+        .into_iter()
+        .fold(Condition::any(), |any, column| {
+            any.add(column.like(contains_pattern(term)))
+        })
+}
+
+/// The email and the lower-cased first and last name, as their trigram indexes read them.
+fn searched_columns() -> [Expr; 3] {
     let lowered = |column: user::Column| Expr::expr(Func::lower(Expr::col((user::Entity, column))));
     [
-        Expr::col((user::Entity, user::Column::EmailNormalized)).like(like()),
-        lowered(user::Column::FirstName).like(like()),
-        lowered(user::Column::LastName).like(like()),
+        Expr::col((user::Entity, user::Column::EmailNormalized)),
+        lowered(user::Column::FirstName),
+        lowered(user::Column::LastName),
     ]
 }
 
 /// What the trigram index is asked for `term` (of three characters or more), in FTS5's query
 /// syntax, each string double-quoted (double quotes doubled) so no character of the term is
-/// query syntax. Without counts, the term as one phrase. With them, its two rarest trigrams (of
-/// equally rare ones, the first by their text): a phrase reads the list of users of every
-/// trigram in it, and with one that every email has (the domain's) a search that finds one user
-/// of 100,000 read all of them (the whole search 0.73 ms against 0.22 with its two rarest
-/// trigrams; BENCHMARKS.md, session 17). Any of the term's trigrams keeps every match, and the
-/// LIKE conditions drop the rest.
+/// query syntax. Without counts, the term as one phrase. With them, its two rarest trigrams: a
+/// phrase reads the list of users of every trigram in it, and with one that every email has
+/// (the domain's) a search that finds one user of 100,000 read all of them (the whole search
+/// 0.73 ms against 0.22 with its two rarest trigrams; BENCHMARKS.md, session 17). Any of the
+/// term's trigrams keeps every match, and the LIKE conditions drop the rest.
 pub fn index_query(term: &str, counts: Option<&Counts>) -> String {
     let quoted = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
     let Some(counts) = counts else {
         return quoted(term);
     };
-    let characters: Vec<char> = term.chars().collect();
-    let mut trigrams: Vec<(u32, String)> = characters
-        .windows(TRIGRAM)
-        .map(|window| {
-            let trigram: String = window.iter().collect();
-            (counts.users_with(&trigram.to_lowercase()), trigram)
-        })
-        .collect();
-    trigrams.sort();
-    trigrams.dedup();
-    let rarest: Vec<String> = trigrams
+    let rarest: Vec<String> = two_rarest(trigrams_of(term), counts)
         .iter()
-        .take(2)
-        .map(|(_, trigram)| quoted(trigram))
+        .map(|trigram| quoted(trigram))
         .collect();
     rarest.join(" AND ")
+}
+
+/// The two rarest of `trigrams`, each once, by their counts looked up case-folded (as the
+/// indexes fold them); of equally rare ones, the first by their text.
+fn two_rarest(trigrams: impl Iterator<Item = String>, counts: &Counts) -> Vec<String> {
+    let mut ranked: Vec<(u32, String)> = trigrams
+        .map(|trigram| (counts.users_with(&trigram.to_lowercase()), trigram))
+        .collect();
+    ranked.sort();
+    ranked.dedup();
+    ranked
+        .into_iter()
+        .take(2)
+        .map(|(_, trigram)| trigram)
+        .collect()
 }
 
 /// `SELECT rowid FROM user_search WHERE user_search MATCH <query>`.
@@ -163,6 +199,41 @@ mod tests {
         let seen = counts(&[("mem", 100_000), ("emb", 100_000), ("mbe", 90_000)]);
         assert_eq!(index_query("membe", Some(&seen)), "\"mbe\" AND \"emb\"");
         assert_eq!(index_query("xmemb", Some(&seen)), "\"xme\" AND \"emb\"");
+    }
+
+    #[test]
+    fn postgresql_asks_its_index_for_the_two_rarest_trigrams_of_letters_and_digits() {
+        let seen = counts(&[
+            ("mem", 100_000),
+            ("emb", 100_000),
+            ("mbe", 100_000),
+            ("ber", 100_000),
+            ("er9", 11_111),
+            ("r99", 1_111),
+            ("999", 280),
+        ]);
+        // 99. and 9.x are rarer still, but pg_trgm cuts words at the dot.
+        assert_eq!(rarest_index_parts("member999.x", &seen), ["999", "r99"]);
+        assert_eq!(rarest_index_parts("a.b-c@d", &seen), Vec::<String>::new());
+        assert_eq!(rarest_index_parts("zé@mem", &seen), ["mem"]);
+    }
+
+    #[test]
+    fn postgresql_asks_its_indexes_for_the_whole_term_or_checks_it_with_strpos() {
+        use sea_orm::sea_query::PostgresQueryBuilder;
+        let sql = |counts: Option<&Counts>| {
+            matching_user_ids("Member999.", counts).to_string(PostgresQueryBuilder)
+        };
+        let whole = sql(None);
+        assert_eq!(whole.matches("LIKE '%member999.%'").count(), 3);
+        assert!(!whole.contains("strpos"));
+        let narrowed = sql(Some(&counts(&[("mem", 100_000)])));
+        assert!(
+            narrowed.contains(r#""email_normalized" LIKE '%999%'"#),
+            "{narrowed}"
+        );
+        assert_eq!(narrowed.matches("strpos").count(), 3);
+        assert!(narrowed.contains(r#"strpos("users"."email_normalized", 'member999.') > 0"#));
     }
 
     #[test]

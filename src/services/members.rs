@@ -203,7 +203,8 @@ async fn search_page(
 /// The live members whose user matches `term`. On PostgreSQL looked up by user (`among`) from one
 /// SELECT per searched column (`member_search::matching_user_ids`), without the join, which the
 /// page adds; elsewhere joined with their users, whom `member_search::condition` narrows (on
-/// SQLite through the trigram index, asked as `counts` say).
+/// SQLite through the trigram index). SQLite's and PostgreSQL's indexes are asked as `counts`
+/// say.
 fn matching_members(
     backend: DatabaseBackend,
     organization_id: i32,
@@ -215,7 +216,7 @@ fn matching_members(
     match backend {
         DatabaseBackend::Postgres => live.filter(among(
             membership::Column::UserId,
-            member_search::matching_user_ids(term),
+            member_search::matching_user_ids(term, counts),
         )),
         _ => live
             .join(JoinType::InnerJoin, membership::Relation::User.def())
