@@ -1,7 +1,7 @@
 //! Housekeeping every instance runs beside the server: forgets idempotency keys past their
-//! 24 hours and rate-limit counters that are full again, and reads SQLite's search index's
-//! trigram counts again (at start, then with the rest). All are safe to run on every instance
-//! at once.
+//! 24 hours and rate-limit counters that are full again, and reads the search's trigram counts
+//! again (at start, then with the rest; `services::trigram_counts`). All are safe to run on
+//! every instance at once.
 
 use std::time::Duration;
 
@@ -24,8 +24,10 @@ pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
                     Ok(purged) => log::info!("forgot {purged} expired idempotency keys"),
                     Err(error) => log::warn!("could not purge idempotency keys: {error}"),
                 }
-                if let Err(error) = state.trigram_counts.refresh(&state.searches).await {
-                    log::warn!("could not read the search index's trigram counts: {error}");
+                let started = std::time::Instant::now();
+                match state.trigram_counts.refresh(&state.searches).await {
+                    Ok(()) => log::debug!("read the search's trigram counts in {:?}", started.elapsed()),
+                    Err(error) => log::warn!("could not read the search's trigram counts: {error}"),
                 }
             }
             _ = stop.changed() => break,

@@ -32,7 +32,7 @@ pub struct AppState {
     pub idempotency: IdempotencySecret,
     /// Shared by every worker: a limit counts the whole instance's requests.
     pub rate_limits: Arc<RateLimits>,
-    /// SQLite's search index's trigram counts, read by `maintenance`, shared by every worker.
+    /// The search's trigram counts (SQLite, PostgreSQL), read by `maintenance`, shared by every worker.
     pub trigram_counts: Arc<TrigramCounts>,
     /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
     /// thread (`inline_reads`); `None` elsewhere and outside the workers.

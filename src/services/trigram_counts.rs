@@ -83,7 +83,7 @@ async fn read_index_vocabulary(searches: &DatabaseConnection) -> Result<Counts, 
 /// PostgreSQL: `pg_trgm` keeps no counts, so the searched columns of about `SAMPLED_USERS`
 /// users, chosen row by row at random (`TABLESAMPLE BERNOULLI`, sized by the planner's
 /// estimate of the table), are counted here and scaled to the whole table. At 100,000 users
-/// this reads the table once, in about 60 ms.
+/// this reads the table once: 66 ms in all, counting included.
 async fn estimate_from_sample(searches: &DatabaseConnection) -> Result<Counts, DbErr> {
     let backend = DatabaseBackend::Postgres;
     let estimated_users = searches
