@@ -15,16 +15,14 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionTyp
 use sea_orm::{Condition, DatabaseBackend, Iden};
 
 use super::contains_pattern;
-use super::trigram_counts::{Counts, trigrams_of};
+use super::trigram_counts::{Counts, TRIGRAM, trigrams_of};
 use crate::entities::user;
-
-/// The trigram tokenizer indexes three characters at a time: shorter terms find nothing in it.
-const TRIGRAM: usize = 3;
 
 /// The condition on `users` for members matching `term` (SQLite, MariaDB; PostgreSQL reads
 /// `matching_user_ids`); `counts` are SQLite's trigram counts, when read.
 pub fn condition(backend: DatabaseBackend, term: &str, counts: Option<&Counts>) -> Condition {
     let matches = like_condition(term);
+    // The trigram tokenizer indexes three characters at a time: shorter terms find nothing in it.
     if backend == DatabaseBackend::Sqlite && term.chars().count() >= TRIGRAM {
         let indexed = indexed_matches(&index_query(term, counts));
         Condition::all()

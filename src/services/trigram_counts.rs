@@ -128,11 +128,14 @@ async fn estimate_from_sample(searches: &DatabaseConnection) -> Result<Counts, D
         .collect())
 }
 
+/// The characters of a trigram.
+pub const TRIGRAM: usize = 3;
+
 /// Every run of three characters in `text`, as the FTS5 trigram tokenizer cuts it.
 pub fn trigrams_of(text: &str) -> impl Iterator<Item = String> {
     let characters: Vec<char> = text.chars().collect();
-    (0..characters.len().saturating_sub(2))
-        .map(move |start| characters[start..start + 3].iter().collect())
+    (0..(characters.len() + 1).saturating_sub(TRIGRAM))
+        .map(move |start| characters[start..start + TRIGRAM].iter().collect())
 }
 
 fn scaled(sampled_users: u32, scale: f64) -> u32 {
