@@ -26,7 +26,11 @@ pub async fn run(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
                 }
                 let started = std::time::Instant::now();
                 match state.trigram_counts.refresh(&state.searches).await {
-                    Ok(()) => log::debug!("read the search's trigram counts in {:?}", started.elapsed()),
+                    Ok(None) => {}
+                    Ok(Some(kept)) => log::debug!(
+                        "read the search's trigram counts in {:?}: {kept} common trigrams",
+                        started.elapsed()
+                    ),
                     Err(error) => log::warn!("could not read the search's trigram counts: {error}"),
                 }
             }

@@ -45,17 +45,19 @@ impl TrigramCounts {
     }
 
     /// Reads the counts again: on SQLite the whole index (about 0.1 s for 100,000 users), on
-    /// PostgreSQL a sample of the users; MariaDB's search has no index to ask.
-    pub async fn refresh(&self, searches: &DatabaseConnection) -> Result<(), DbErr> {
+    /// PostgreSQL a sample of the users. Answers how many common trigrams it kept, or `None`
+    /// where there is nothing to read (MariaDB's search has no index to ask).
+    pub async fn refresh(&self, searches: &DatabaseConnection) -> Result<Option<usize>, DbErr> {
         let counts = match searches.get_database_backend() {
             DatabaseBackend::Sqlite => read_index_vocabulary(searches).await?,
             DatabaseBackend::Postgres => estimate_from_sample(searches).await?,
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
+        let kept = counts.0.len();
         if let Ok(mut current) = self.0.write() {
             *current = Some(Arc::new(counts));
         }
-        Ok(())
+        Ok(Some(kept))
     }
 }
 
