@@ -174,17 +174,20 @@ pub async fn connect_background(
 /// worker (BENCHMARKS.md). Its share of `DATABASE_MAX_CONNECTIONS` opens as the worker needs
 /// it; must be called on the worker.
 fn worker_pool(settings: &Settings, workers: usize) -> Result<DatabaseConnection, DbErr> {
-    let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
-    let mut options = network_pool(
-        settings,
-        settings.database_max_connections.div_ceil(workers).max(1),
-    );
+    let mut options = network_pool(settings, worker_pool_size(settings, workers));
     options.connect_lazy(true);
     // A lazy pool is built without any I/O, so the future is ready at its first poll: a worker's
     // set-up, which is synchronous, takes it without an executor.
     Database::connect(options)
         .now_or_never()
         .ok_or_else(|| DbErr::Custom("a lazy pool did not open at once".into()))?
+}
+
+/// How many connections each of `workers` HTTP workers' pools holds at most (PostgreSQL,
+/// MariaDB): its share of `DATABASE_MAX_CONNECTIONS`.
+pub fn worker_pool_size(settings: &Settings, workers: usize) -> u32 {
+    let workers = u32::try_from(workers.max(1)).unwrap_or(u32::MAX);
+    settings.database_max_connections.div_ceil(workers).max(1)
 }
 
 /// The settings every PostgreSQL or MariaDB pool shares: connections open as needed and none is

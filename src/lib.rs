@@ -21,4 +21,5 @@ pub mod services;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod turns;
 pub mod writes;

@@ -29,6 +29,7 @@ use crate::routes::extractors::{hostile_query, json_config, path_config, query_c
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::turns::Turns;
 use crate::writes::Writes;
 
 /// A bound, ready-to-run service.
@@ -96,6 +97,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
+    let backend = db.get_database_backend();
     Ok(web::Data::new(AppState {
         writes: Writes::new(db.clone(), db::sqlite_writer_cpu(&settings)).map_err(|error| {
             sea_orm::DbErr::Custom(format!("cannot start the database writer: {error}"))
@@ -108,6 +110,10 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
         rate_limits: Arc::new(RateLimits::new(&settings)),
         trigram_counts: Arc::default(),
+        organization_writes: Arc::new(Turns::new(
+            backend,
+            db::worker_pool_size(&settings, workers(&settings)),
+        )),
         inline_reads: None,
         settings,
     }))
@@ -139,6 +145,11 @@ async fn jwt_secret(
 /// Where the OpenAPI document is served, and where the docs UI loads it from.
 const SPEC_PATH: &str = "/api/openapi.json";
 
+/// The HTTP workers: `WORKERS`, or one per core.
+fn workers(settings: &Settings) -> usize {
+    settings.workers.unwrap_or_else(affinity::cores)
+}
+
 fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let spec = crate::openapi::spec();
     let routes = web::Data::new(KnownRoutes::from_spec(&spec));
@@ -147,7 +158,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let max_body = state.settings.max_body_bytes;
     // Set explicitly (one per core unless `WORKERS` says otherwise): each worker's database pool
     // takes its share of the connections by this count.
-    let workers = state.settings.workers.unwrap_or_else(affinity::cores);
+    let workers = workers(&state.settings);
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let next_worker = Arc::new(AtomicUsize::new(0));

@@ -11,6 +11,7 @@ use crate::inline_reads::InlineReader;
 use crate::rate_limit::RateLimits;
 use crate::services::trigram_counts::TrigramCounts;
 use crate::settings::Settings;
+use crate::turns::Turns;
 use crate::writes::Writes;
 
 #[derive(Clone)]
@@ -34,6 +35,8 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// The search's trigram counts (SQLite, PostgreSQL), read by `maintenance`, shared by every worker.
     pub trigram_counts: Arc<TrigramCounts>,
+    /// The turns of each organization's managing writes, shared by every worker (see `turns`).
+    pub organization_writes: Arc<Turns>,
     /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
     /// thread (`inline_reads`); `None` elsewhere and outside the workers.
     pub inline_reads: Option<Arc<InlineReader>>,

@@ -35,6 +35,10 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 /// Replaces the link token; the old one stops working for every instance at once, because
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
+    let _turn = state
+        .organization_writes
+        .take(caller.organization_id)
+        .await?;
     let organization = if state.db.get_database_backend() == DbBackend::Postgres {
         reset_in_one_statement(state, caller).await?
     } else {

@@ -368,6 +368,7 @@ pub async fn assign_role(
     user_id: i32,
     role: Role,
 ) -> Result<Member, ApiError> {
+    let _turn = state.organization_writes.take(organization_id).await?;
     let caller = caller.clone();
     let caller_id = caller.user.id;
     let (member, current) = state
@@ -409,6 +410,7 @@ pub async fn remove(
     organization_id: i32,
     user_id: i32,
 ) -> Result<(), ApiError> {
+    let _turn = state.organization_writes.take(organization_id).await?;
     let caller = caller.clone();
     let caller_id = caller.user.id;
     state
@@ -459,6 +461,7 @@ pub async fn transfer_ownership(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Member, ApiError> {
+    let _turn = state.organization_writes.take(organization_id).await?;
     let caller = caller.clone();
     let caller_id = caller.user.id;
     let member = state

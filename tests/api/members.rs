@@ -449,6 +449,102 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
 
 /// Role changes sent at once, some refused inside their transaction: on SQLite they share
 /// group commits, and a refusal must take nothing of the others with it.
+/// Six resets of one organization's link stuck behind a lock another tool holds on its row:
+/// on PostgreSQL and MariaDB they wait their turns in the service, two at a time, so the other
+/// two connections of the worker's pool of four still serve another organization. (Before the
+/// turns, four of the resets held the whole pool and the other Owner's requests waited.)
+/// SQLite takes no turns: its one writer queues every write, and readers never wait for it.
+#[tokio::test]
+async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations() {
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
+
+    let app = spawn_app_with(|settings| settings.database_max_connections = 4).await;
+    let backend = app.state.db.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        return;
+    }
+    let owner = app.owner().await;
+    let pending = app.join_via_link(&owner, "pending@example.org").await;
+    app.bootstrap("other@example.org", "Other").await;
+    let other = app.login("other@example.org").await;
+    let other_member = app.join_via_link(&other, "theirs@example.org").await;
+
+    let tool = sea_orm::Database::connect(app.database_url.as_str())
+        .await
+        .expect("a connection of another tool");
+    let lock = tool.begin().await.expect("begins");
+    lock.execute_unprepared(&format!(
+        "SELECT id FROM organizations WHERE id = {} FOR UPDATE",
+        owner.organization_id
+    ))
+    .await
+    .expect("locks the organization's row");
+    let stuck: Vec<_> = (0..6)
+        .map(|_| {
+            let client = app.client.clone();
+            let url = app.url("/api/invite/reset-token");
+            let access = owner.access.clone();
+            tokio::spawn(async move {
+                let sent = client.post(url).bearer_auth(access).json(&json!({}));
+                sent.send().await.expect("sent").status()
+            })
+        })
+        .collect();
+    // Statements under way on the database's other connections: with the row locked, the stuck
+    // resets'. (MariaDB waits for the row while it plans the statement, not as a lock wait.)
+    let waiting = match backend {
+        DbBackend::Postgres => {
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()"
+        }
+        _ => {
+            "SELECT count(*) AS n FROM information_schema.processlist \
+             WHERE command <> 'Sleep' AND id <> connection_id() AND db = database()"
+        }
+    };
+    let under_way = || async {
+        let row = tool
+            .query_one_raw(sea_orm::Statement::from_string(backend, waiting))
+            .await
+            .expect("counts")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    };
+    let mut waited = 0;
+    while under_way().await < 2 && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    // Time for more to arrive, were more let through.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        under_way().await,
+        2,
+        "two resets at once reach the database"
+    );
+
+    // Far below the pool's 10 s wait for a connection, which is what a stalled request meets.
+    let meanwhile = std::time::Duration::from_secs(5);
+    let link = tokio::time::timeout(meanwhile, app.get("/api/invite", &other.access))
+        .await
+        .expect("the other Owner's link is served meanwhile");
+    assert_eq!(link.status(), StatusCode::OK);
+    let path = format!("/api/organizations/{}/memberships", other.organization_id);
+    let body = json!({"user_id": other_member.user_id, "role": "AN"});
+    let assigned = tokio::time::timeout(meanwhile, app.patch(&path, &other.access, body))
+        .await
+        .expect("the other Owner's role change is served meanwhile");
+    assert_eq!(assigned.status(), StatusCode::OK);
+
+    lock.rollback().await.expect("releases the row");
+    for reset in stuck {
+        assert_eq!(reset.await.expect("joined"), StatusCode::OK);
+    }
+    // The waiting organization's own writes went on once its row was free.
+    app.assign(&owner, pending.user_id, "AN").await;
+    crate::helpers::assert_member_counts_match(&app, owner.organization_id).await;
+}
+
 #[tokio::test]
 async fn a_burst_of_role_changes_keeps_every_success_and_no_refusal() {
     let app = spawn_app().await;
