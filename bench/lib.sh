@@ -55,6 +55,35 @@ load() {
     out=$(METHOD=$method BODY=$body wrk -t2 -c"$conns" -d"$duration" --latency $wrk_options \
       -s bench/post.lua -H "$auth" "$url")
   fi
+  record "$name" "$out"
+}
+
+# load_beside NAME CONNECTIONS URL BESIDE_CONNECTIONS BESIDE_URL METHOD BODY: the row of a GET
+# load on URL, measured while BESIDE_CONNECTIONS more clients send METHOD BODY to BESIDE_URL all
+# along (one organization's burst of writes beside the rest of the traffic). The other load's
+# requests/s is left in $beside_rps, its report in the wrk reports.
+load_beside() {
+  local name=$1 conns=$2 url=$3 beside_conns=$4 beside_url=$5 method=$6 body=$7
+  local beside_out=${results%.md}.beside.txt beside out
+  wait_until_idle "$server"
+  # shellcheck disable=SC2086 # $wrk_options is a list of options
+  METHOD=$method BODY=$body wrk -t1 -c"$beside_conns" -d1h $wrk_options -s bench/post.lua \
+    -H "$auth" "$beside_url" >"$beside_out" &
+  beside=$!
+  sleep 1 # the burst under way before the measured load begins
+  # shellcheck disable=SC2086
+  out=$(wrk -t1 -c"$conns" -d"$duration" --latency $wrk_options -H "$auth" "$url")
+  # wrk stops on SIGINT and reports what it did until then.
+  kill -INT "$beside"
+  wait "$beside" || true
+  record "$name" "$out"
+  printf '### beside it: %s\n%s\n\n' "$beside_url" "$(cat "$beside_out")" >>"${results%.md}.wrk.txt"
+  beside_rps=$(awk '/Requests\/sec/ {print $2}' "$beside_out")
+}
+
+# record NAME WRK_REPORT: appends NAME's row to $results, and the report to the wrk reports.
+record() {
+  local name=$1 out=$2
   # wrk's own report, kept beside the table: what an error was (a timeout, a status) is there.
   printf '### %s\n%s\n\n' "$name" "$out" >>"${results%.md}.wrk.txt"
   local rps p50 p99 errors non2xx

@@ -80,6 +80,10 @@ load "GET memberships?search=member999. (one match)" "$connections" "$M?search=m
 load "GET memberships/{user_id}" "$connections" "$M/$target"
 load "PATCH memberships (role)" "$connections" "$M" PATCH "{\"user_id\": $target, \"role\": \"RE\"}"
 load "POST /api/invite/reset-token" "$connections" "$B/api/invite/reset-token" POST '{}'
+# The rest of the traffic while one organization's writes queue on its row: a burst must not
+# take the pool from everyone else (src/turns.rs).
+load_beside "GET /api/invite, 8 connections, while 32 reset the link" 8 "$B/api/invite" \
+  "$connections" "$B/api/invite/reset-token" POST '{}'
 # The peak before the password hashes: each hashing thread (one per core) keeps its 7 MiB.
 rss_before_login_mib=$(peak_mib "$server")
 load "POST /api/auth/login (Argon2id)" "$connections" "$B/api/auth/login" POST "$login"
@@ -120,6 +124,7 @@ sent_count=$(sent_so_far)
   echo "- start to ready on a migrated database: $(printf '%.3f' "$first_ready_seconds") s"
   echo "- seeding: $(printf '%.1f' "$seed_seconds") s"
   echo "- members each search finds: $search_counts"
+  echo "- the resets beside the last GET load: $beside_rps requests/s"
   echo "- email sender: $sent_count messages in $(printf '%.1f' "$drain_seconds") s ($(echo "$sent_count / $drain_seconds" | bc) messages/s, EMAIL_CONCURRENCY=8, a discarding SMTP server on loopback; $queued were queued)"
   machine_settings
 }
