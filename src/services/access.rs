@@ -1,6 +1,7 @@
 //! The role a caller acts with in an organization, read from the database on every request.
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
+use tokio::sync::SemaphorePermit;
 
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -22,6 +23,27 @@ pub enum OrganizationRef {
 pub struct Acting {
     pub membership: membership::Model,
     pub role: Role,
+}
+
+/// A turn among `organization_id`'s managing writes (`crate::turns`) for a caller who manages
+/// it. Others are refused here as the write's transaction would refuse them (the read every
+/// request makes is as fresh): they neither queue ahead of the organization's managers nor wait
+/// for its locks. The transaction checks the role again, under its locks.
+pub async fn managing_turn<'a>(
+    state: &'a AppState,
+    caller: &Caller,
+    organization_id: i32,
+    reference: OrganizationRef,
+) -> Result<Option<SemaphorePermit<'a>>, ApiError> {
+    acting_now(
+        state,
+        caller,
+        organization_id,
+        reference,
+        Role::manages_members,
+    )
+    .await?;
+    state.organization_writes.take(organization_id).await
 }
 
 /// Parses a stored role code; a bad value in the database is an internal error, not a client one.

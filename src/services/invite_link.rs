@@ -10,7 +10,8 @@ use sea_orm::{
 use serde_json::json;
 
 use super::access::{
-    find_live_membership, managing_now, managing_own_organization, managing_own_organization_row,
+    OrganizationRef, find_live_membership, managing_now, managing_own_organization,
+    managing_own_organization_row, managing_turn,
 };
 use super::audit::{self, AuditEntry, fingerprint};
 use super::invitations;
@@ -35,10 +36,13 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 /// Replaces the link token; the old one stops working for every instance at once, because
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    let _turn = state
-        .organization_writes
-        .take(caller.organization_id)
-        .await?;
+    let _turn = managing_turn(
+        state,
+        caller,
+        caller.organization_id,
+        OrganizationRef::Token,
+    )
+    .await?;
     let organization = if state.db.get_database_backend() == DbBackend::Postgres {
         reset_in_one_statement(state, caller).await?
     } else {

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::access::{
     Acting, OrganizationRef, acting_in, acting_now, find_live_membership, live_membership,
-    stored_role,
+    managing_turn, stored_role,
 };
 use super::audit::{self, AuditEntry};
 use super::member_counts;
@@ -368,7 +368,7 @@ pub async fn assign_role(
     user_id: i32,
     role: Role,
 ) -> Result<Member, ApiError> {
-    let _turn = state.organization_writes.take(organization_id).await?;
+    let _turn = managing_turn(state, caller, organization_id, OrganizationRef::Path).await?;
     let caller = caller.clone();
     let caller_id = caller.user.id;
     let (member, current) = state
@@ -410,7 +410,7 @@ pub async fn remove(
     organization_id: i32,
     user_id: i32,
 ) -> Result<(), ApiError> {
-    let _turn = state.organization_writes.take(organization_id).await?;
+    let _turn = managing_turn(state, caller, organization_id, OrganizationRef::Path).await?;
     let caller = caller.clone();
     let caller_id = caller.user.id;
     state
@@ -461,7 +461,7 @@ pub async fn transfer_ownership(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Member, ApiError> {
-    let _turn = state.organization_writes.take(organization_id).await?;
+    let _turn = managing_turn(state, caller, organization_id, OrganizationRef::Path).await?;
     let caller = caller.clone();
     let caller_id = caller.user.id;
     let member = state

@@ -453,7 +453,8 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
 /// on PostgreSQL and MariaDB they wait their turns in the service, two at a time, so the other
 /// two connections of the worker's pool of four still serve another organization. (Before the
 /// turns, four of the resets held the whole pool and the other Owner's requests waited.)
-/// SQLite takes no turns: its one writer queues every write, and readers never wait for it.
+/// Requests the write will refuse take no turn. SQLite takes no turns: its one writer queues
+/// every write, and readers never wait for it.
 #[tokio::test]
 async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations() {
     use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
@@ -465,6 +466,9 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
     }
     let owner = app.owner().await;
     let pending = app.join_via_link(&owner, "pending@example.org").await;
+    let annotator = app
+        .member_with_role(&owner, "annotator@example.org", "AN")
+        .await;
     app.bootstrap("other@example.org", "Other").await;
     let other = app.login("other@example.org").await;
     let other_member = app.join_via_link(&other, "theirs@example.org").await;
@@ -535,6 +539,25 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         .await
         .expect("the other Owner's role change is served meanwhile");
     assert_eq!(assigned.status(), StatusCode::OK);
+    // Writes their transaction refuses take no turn, so they are answered at once too rather
+    // than queueing ahead of the organization's managers.
+    let refused = tokio::time::timeout(
+        meanwhile,
+        app.post(
+            "/api/invite/reset-token",
+            Some(&annotator.access),
+            json!({}),
+        ),
+    )
+    .await
+    .expect("an Annotator's reset is refused meanwhile");
+    assert_problem(refused, StatusCode::FORBIDDEN, "permission_denied").await;
+    let path = format!("/api/organizations/{}/memberships", owner.organization_id);
+    let body = json!({"user_id": pending.user_id, "role": "AN"});
+    let foreign = tokio::time::timeout(meanwhile, app.patch(&path, &other.access, body))
+        .await
+        .expect("another organization's Owner is refused meanwhile");
+    assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
 
     lock.rollback().await.expect("releases the row");
     for reset in stuck {
