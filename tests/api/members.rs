@@ -533,9 +533,17 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         .await
         .expect("the other Owner's link is served meanwhile");
     assert_eq!(link.status(), StatusCode::OK);
-    let path = format!("/api/organizations/{}/memberships", other.organization_id);
-    let body = json!({"user_id": other_member.user_id, "role": "AN"});
-    let assigned = tokio::time::timeout(meanwhile, app.patch(&path, &other.access, body))
+    let app = &app;
+    // `other` makes `user_id` an Annotator in `organization_id`, or times out.
+    let other_assigns = |organization_id: i64, user_id: i64| {
+        let access = other.access.clone();
+        async move {
+            let path = format!("/api/organizations/{organization_id}/memberships");
+            let body = json!({"user_id": user_id, "role": "AN"});
+            tokio::time::timeout(meanwhile, app.patch(&path, &access, body)).await
+        }
+    };
+    let assigned = other_assigns(other.organization_id, other_member.user_id)
         .await
         .expect("the other Owner's role change is served meanwhile");
     assert_eq!(assigned.status(), StatusCode::OK);
@@ -552,9 +560,7 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
     .await
     .expect("an Annotator's reset is refused meanwhile");
     assert_problem(refused, StatusCode::FORBIDDEN, "permission_denied").await;
-    let path = format!("/api/organizations/{}/memberships", owner.organization_id);
-    let body = json!({"user_id": pending.user_id, "role": "AN"});
-    let foreign = tokio::time::timeout(meanwhile, app.patch(&path, &other.access, body))
+    let foreign = other_assigns(owner.organization_id, pending.user_id)
         .await
         .expect("another organization's Owner is refused meanwhile");
     assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
