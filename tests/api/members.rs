@@ -571,7 +571,7 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
     }
     // The waiting organization's own writes went on once its row was free.
     app.assign(&owner, pending.user_id, "AN").await;
-    crate::helpers::assert_member_counts_match(&app, owner.organization_id).await;
+    crate::helpers::assert_member_counts_match(app, owner.organization_id).await;
 }
 
 #[tokio::test]
