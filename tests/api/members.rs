@@ -447,8 +447,6 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
     crate::helpers::assert_member_counts_match(&app, org).await;
 }
 
-/// Role changes sent at once, some refused inside their transaction: on SQLite they share
-/// group commits, and a refusal must take nothing of the others with it.
 /// Six resets of one organization's link stuck behind a lock another tool holds on its row:
 /// on PostgreSQL and MariaDB they wait their turns in the service, two at a time, so the other
 /// two connections of the worker's pool of four still serve another organization. (Before the
@@ -574,6 +572,8 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
     crate::helpers::assert_member_counts_match(app, owner.organization_id).await;
 }
 
+/// Role changes sent at once, some refused inside their transaction: on SQLite they share
+/// group commits, and a refusal must take nothing of the others with it.
 #[tokio::test]
 async fn a_burst_of_role_changes_keeps_every_success_and_no_refusal() {
     let app = spawn_app().await;
