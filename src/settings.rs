@@ -33,7 +33,8 @@ pub struct Settings {
     /// `DATABASE_URL`: `sqlite://...`, `postgres://...` or `mysql://...`.
     pub database_url: String,
     /// `DATABASE_MAX_CONNECTIONS`: connections for requests, shared out among the HTTP workers
-    /// (SQLite always uses one writer connection).
+    /// (SQLite always uses one writer connection). One organization's managing writes use at
+    /// most half of a worker's share at once (`turns`).
     pub database_max_connections: u32,
     /// `HOST` and `PORT` the server binds to.
     pub host: String,

@@ -136,8 +136,8 @@ pub const TRIGRAM: usize = 3;
 /// Every run of three characters in `text`, as the FTS5 trigram tokenizer cuts it.
 pub fn trigrams_of(text: &str) -> impl Iterator<Item = String> {
     let characters: Vec<char> = text.chars().collect();
-    (0..(characters.len() + 1).saturating_sub(TRIGRAM))
-        .map(move |start| characters[start..start + TRIGRAM].iter().collect())
+    let starts = characters.len().saturating_sub(TRIGRAM - 1);
+    (0..starts).map(move |start| characters[start..start + TRIGRAM].iter().collect())
 }
 
 fn scaled(sampled_users: u32, scale: f64) -> u32 {
