@@ -15,7 +15,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionTyp
 use sea_orm::{Condition, DatabaseBackend, Iden};
 
 use super::contains_pattern;
-use super::trigram_counts::{Counts, TRIGRAM, trigrams_of};
+use super::trigram_counts::{COMMON_FROM, Counts, TRIGRAM, trigrams_of};
 use crate::entities::user;
 
 /// The condition on `users` for members matching `term` (SQLite, MariaDB; PostgreSQL reads
@@ -103,21 +103,64 @@ fn searched_columns() -> [Expr; 3] {
 
 /// What the trigram index is asked for `term` (of three characters or more), in FTS5's query
 /// syntax, each string double-quoted (double quotes doubled) so no character of the term is
-/// query syntax. Without counts, the term as one phrase. With them, its two rarest trigrams: a
-/// phrase reads the list of users of every trigram in it, and with one that every email has
-/// (the domain's) a search that finds one user of 100,000 read all of them (the whole search
-/// 0.73 ms against 0.22 with its two rarest trigrams; BENCHMARKS.md, session 17). Any of the
-/// term's trigrams keeps every match, and the LIKE conditions drop the rest.
+/// query syntax. Without counts, the term as one phrase. With them, the phrases of the term's
+/// rare parts (`rare_parts`): a phrase reads the list of users of every trigram in it, and
+/// with one that every email has (the domain's) a search that finds one user of 100,000 read
+/// all of them (the whole search 0.73 ms against 0.22 with its two rarest trigrams;
+/// BENCHMARKS.md, session 17). Any part of the term keeps every match, and the LIKE conditions
+/// drop the rest.
 pub fn index_query(term: &str, counts: Option<&Counts>) -> String {
     let quoted = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
     let Some(counts) = counts else {
         return quoted(term);
     };
-    let rarest: Vec<String> = two_rarest(trigrams_of(term), counts)
-        .iter()
-        .map(|trigram| quoted(trigram))
+    let mut phrases: Vec<String> = Vec::new();
+    for phrase in rare_parts(term, counts).iter().map(|part| quoted(part)) {
+        if !phrases.contains(&phrase) {
+            phrases.push(phrase);
+        }
+    }
+    phrases.join(" AND ")
+}
+
+/// How many times as common as the term's rarest trigram another may be and still be asked for.
+const NEARLY_AS_RARE: u32 = 4;
+
+/// Trigrams asked for at most: each is a list of users the index reads.
+const MOST_ASKED: usize = 4;
+
+/// The parts of `term` SQLite's index is asked for: its trigrams at most `NEARLY_AS_RARE` times
+/// as common as its rarest (or than `COMMON_FROM`, below which trigrams are not counted), the
+/// `MOST_ASKED` rarest of them, neighbours joined back into the text they cover. The index
+/// finds a part as a phrase, its trigrams next to one another, which few users have where each
+/// trigram alone is in many: `member999.` among 100,000 users, whose two rarest trigrams
+/// (`999`, `99.`) are in 100 users and `r999.` in one (the search 0.39 -> 0.06 ms;
+/// BENCHMARKS.md, session 20). A trigram much commoner than the rarest is left out: its list
+/// costs more to read than the few users it would drop.
+fn rare_parts(term: &str, counts: &Counts) -> Vec<String> {
+    let characters: Vec<char> = term.chars().collect();
+    let users: Vec<u32> = trigrams_of(term)
+        .map(|trigram| counts.users_with(&trigram.to_lowercase()))
         .collect();
-    rarest.join(" AND ")
+    // Trigrams in fewer than COMMON_FROM users are counted as none: all of them equally rare.
+    let rarest = Ord::max(users.iter().copied().min().unwrap_or(0), COMMON_FROM);
+    let mut asked: Vec<usize> = (0..users.len())
+        .filter(|&start| users[start] <= rarest.saturating_mul(NEARLY_AS_RARE))
+        .collect();
+    asked.sort_by_key(|&start| users[start]);
+    asked.truncate(MOST_ASKED);
+    asked.sort_unstable();
+    let mut parts: Vec<(usize, usize)> = Vec::new();
+    for start in asked {
+        match parts.last_mut() {
+            Some((_, end)) if *end == start + TRIGRAM - 1 => *end = start + TRIGRAM,
+            _ => parts.push((start, start + TRIGRAM)),
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(start, end)| characters[start..end].iter().collect())
+        .collect()
 }
 
 /// The two rarest of `trigrams`, each once, by their counts looked up case-folded (as the
@@ -184,24 +227,38 @@ mod tests {
     }
 
     #[test]
-    fn with_counts_the_index_is_asked_for_the_two_rarest_trigrams() {
+    fn with_counts_the_index_is_asked_for_the_rare_part_of_the_term_as_a_phrase() {
         let seen = benchmark_counts();
-        assert_eq!(
-            index_query("member999.", Some(&seen)),
-            "\"999\" AND \"99.\""
-        );
+        // r99, 999 and 99. are each at most four times as common as 999; er9 is not.
+        assert_eq!(index_query("member999.", Some(&seen)), "\"r999.\"");
         // The index folds case; the counts are looked up folded, the query keeps the term's case.
-        assert_eq!(
-            index_query("MEMBER999.", Some(&seen)),
-            "\"999\" AND \"99.\""
-        );
+        assert_eq!(index_query("MEMBER999.", Some(&seen)), "\"R999.\"");
+    }
+
+    #[test]
+    fn rare_trigrams_apart_are_asked_for_as_phrases_of_their_own() {
+        let seen = counts(&[
+            ("abc", 10_000),
+            ("bcd", 50),
+            ("cde", 10_000),
+            ("def", 10_000),
+            ("efg", 60),
+        ]);
+        assert_eq!(index_query("abcdefg", Some(&seen)), "\"bcd\" AND \"efg\"");
     }
 
     #[test]
     fn a_trigram_missing_from_the_counts_is_taken_as_rare() {
         let seen = counts(&[("mem", 100_000), ("emb", 100_000), ("mbe", 90_000)]);
-        assert_eq!(index_query("membe", Some(&seen)), "\"mbe\" AND \"emb\"");
-        assert_eq!(index_query("xmemb", Some(&seen)), "\"xme\" AND \"emb\"");
+        assert_eq!(index_query("xmemb", Some(&seen)), "\"xme\"");
+        // Equally common trigrams are all asked for.
+        assert_eq!(index_query("membe", Some(&seen)), "\"membe\"");
+    }
+
+    #[test]
+    fn at_most_four_trigrams_are_asked_for() {
+        let none = Counts::default();
+        assert_eq!(index_query("abcdefgh", Some(&none)), "\"abcdef\"");
     }
 
     #[test]
@@ -232,12 +289,11 @@ mod tests {
     }
 
     #[test]
-    fn each_trigram_is_asked_for_once_and_quoted() {
+    fn each_part_is_asked_for_once_and_quoted() {
         let none = Counts::default();
-        assert_eq!(index_query("aaaa", Some(&none)), "\"aaa\"");
-        assert_eq!(
-            index_query("a\"b\"c", Some(&none)),
-            "\"\"\"b\"\"\" AND \"a\"\"b\""
-        );
+        assert_eq!(index_query("aaaa", Some(&none)), "\"aaaa\"");
+        let seen = counts(&[("bc1", 1_000), ("c1a", 1_000), ("1ab", 1_000)]);
+        assert_eq!(index_query("abc1abc", Some(&seen)), "\"abc\"");
+        assert_eq!(index_query("a\"b\"c", Some(&none)), "\"a\"\"b\"\"c\"");
     }
 }

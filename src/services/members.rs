@@ -171,13 +171,14 @@ fn counted_members(
 }
 
 /// A search counts its matches in the query that reads its page, on the connections kept for
-/// searches. On SQLite as a window over the matches, computed before the page is cut (the
-/// trigram index read once: BENCHMARKS.md, session 10). On PostgreSQL the matches are a common
-/// table expression that the page and its count both read: it plans the windowed query as if
-/// the page could stop early and reads every membership (144 ms against 2 at 100,000 members),
-/// and a count in a subquery of its own searched a second time (`searched_once`). MariaDB keeps
-/// that subquery: the common table expression, which it merges into both, took twice as long
-/// there (BENCHMARKS.md, session 15).
+/// searches. On SQLite and PostgreSQL the matches are a common table expression that the page
+/// and its count both read (`searched_once`). SQLite counted them as a window over the page's
+/// rows, which sorted every match with all its columns before the page was cut: the search that
+/// finds 1,111 of 100,000 members took 2.0-2.6 ms that way, 1.0-1.2 ms this way (BENCHMARKS.md,
+/// session 20). PostgreSQL planned the windowed query as if the page could stop early and read
+/// every membership (144 ms against 2 at 100,000 members), and a count in a subquery of its own
+/// searched a second time. MariaDB keeps that subquery: the common table expression, which it
+/// merges into both, took twice as long there (BENCHMARKS.md, session 15).
 async fn search_page(
     state: &AppState,
     organization_id: i32,
@@ -188,11 +189,10 @@ async fn search_page(
     let counts = state.trigram_counts.current();
     let matching = || matching_members(backend, organization_id, query, term, counts.as_deref());
     let statement = match backend {
-        DatabaseBackend::Postgres => backend.build(&searched_once(matching(), query)),
-        DatabaseBackend::Sqlite => {
-            counted_members(matching(), query, Expr::cust("COUNT(*) OVER ()")).build(backend)
+        DatabaseBackend::MySql => {
+            counted_members(matching(), query, count_of(matching())).build(backend)
         }
-        _ => counted_members(matching(), query, count_of(matching())).build(backend),
+        _ => backend.build(&searched_once(backend, matching(), query)),
     };
     let page =
         read_statement_page::<SelectModel<Counted>>(&state.searches, statement, query.page).await?;
@@ -235,23 +235,32 @@ fn count_of(select: Select<membership::Entity>) -> Expr {
 }
 
 /// `WITH matches AS (<ids of the live memberships whose user matches>) SELECT <page>,
-/// (SELECT COUNT(*) FROM matches) ... WHERE memberships.id = ANY(ARRAY(SELECT id FROM matches))`:
-/// the search runs once, from the users' indexes (`member_search::matching_user_ids`), and the
-/// memberships are reached by user, each by its key (`among`). For 1,111 matches of 100,000
+/// (SELECT COUNT(*) FROM matches) ... WHERE memberships.id IN (SELECT id FROM matches)`: the
+/// search runs once, and the page's rows are read by key. SQLite materializes the matches (the
+/// expression is read twice) and walks them in order of id, so the page by id stops after its
+/// rows. PostgreSQL finds the matches from the users' indexes (`member_search::matching_user_ids`)
+/// and reaches the memberships by user, each by its key (`among`): for 1,111 matches of 100,000
 /// members session 15 measured this form at 3.9 ms against 27 ms for the OR over three columns;
 /// the lookups by key took it to about 2 ms (BENCHMARKS.md, sessions 15 and 16).
-fn searched_once(matching: Select<membership::Entity>, query: &MemberQuery) -> WithQuery {
+fn searched_once(
+    backend: DatabaseBackend,
+    matching: Select<membership::Entity>,
+    query: &MemberQuery,
+) -> WithQuery {
     let matches = matching
         .select_only()
         .column(membership::Column::Id)
         .into_query();
     let from_matches = |column: Expr| Query::select().expr(column).from(Matches).to_owned();
+    let matched_ids = from_matches(Expr::col(membership::Column::Id));
+    let is_matched = if backend == DatabaseBackend::Postgres {
+        among(membership::Column::Id, matched_ids)
+    } else {
+        membership::Column::Id.in_subquery(matched_ids)
+    };
     let page = membership::Entity::find()
         .join(JoinType::InnerJoin, membership::Relation::User.def())
-        .filter(among(
-            membership::Column::Id,
-            from_matches(Expr::col(membership::Column::Id)),
-        ));
+        .filter(is_matched);
     let count = Expr::from(from_matches(Expr::cust("COUNT(*)")));
     let matches = CommonTableExpression::new()
         .query(matches)

@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement};
 
 /// Trigrams found in fewer users are not kept: rare enough, and the counts stay small.
-const COMMON_FROM: u32 = 32;
+pub const COMMON_FROM: u32 = 32;
 
 /// Users PostgreSQL's reading samples: enough to tell a trigram of one user in a hundred from
 /// a rare one, while a large table is not read whole every ten minutes.

@@ -707,10 +707,10 @@ async fn search_finds_substrings_of_names_and_emails() {
         .await;
     app.signup(person("someone@example.org", "Alan", "Turing"))
         .await;
-    // Both trigrams the index is asked for LOVELACE (here, with every count under the threshold,
-    // the first two in order: ace, ela) but not the name: the index finds her, LIKE (on
-    // PostgreSQL strpos) drops her.
-    app.signup(person("acela@example.org", "Ace", "Acela"))
+    // What the indexes are asked for LOVELACE (here, with every count under the threshold,
+    // SQLite: the phrase of its first four trigrams, LOVELA; PostgreSQL: the first two in order,
+    // ace and ela) but not the name: the index finds her, LIKE (on PostgreSQL strpos) drops her.
+    app.signup(person("acela@example.org", "Ace", "Lovela-Acela"))
         .await;
     // Another organization's member with a matching name is never found.
     app.bootstrap("elsewhere@example.org", "Elsewhere").await;
@@ -739,8 +739,8 @@ async fn search_finds_substrings_of_names_and_emails() {
         ("elsewhere", nobody, "another organization"),
     ];
     // The app reads the trigram counts at start; read again, they are this data's, and SQLite
-    // and PostgreSQL ask their indexes for each term's two rarest trigrams: a superset the LIKE
-    // conditions (PostgreSQL: strpos) narrow (Acela above).
+    // asks its index for the phrases of each term's rarest trigrams, PostgreSQL for its two
+    // rarest: a superset the LIKE conditions (PostgreSQL: strpos) narrow (Acela above).
     let state = &app.state;
     state
         .trigram_counts
@@ -792,6 +792,21 @@ async fn the_search_index_counts_the_users_of_each_common_trigram() {
     assert_eq!(counts.users_with("exa"), 41);
     // Only member12 has it: too rare to keep, and rare is what a missing trigram is taken for.
     assert_eq!(counts.users_with("r12"), 0);
+
+    // Searches asked of the index with these counts (SQLite: memb AND er12 for member12, the
+    // common trigrams beside the rare ones) find what LIKE alone finds.
+    let owner = app.login("counted@example.org").await;
+    let base = format!("/api/organizations/{}/memberships", owner.organization_id);
+    for (term, found) in [("member12", 1), ("MEMBER1", 11), ("ber3", 11), ("r3.", 1)] {
+        let body = json_body(
+            app.get(&format!("{base}?search={term}&page_size=50"), &owner.access)
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(body["count"].as_u64(), Some(found), "{term}");
+        assert_eq!(member_user_ids(&body).len(), found as usize, "{term}");
+    }
 }
 
 /// The user ids of a members page, sorted.
