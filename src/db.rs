@@ -245,11 +245,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
             .max_lifetime(None);
         let pool = open_on_cpu(sqlite_writer_cpu(settings), pool, options).await?;
         let db = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
-        let missing = missing_sqlite_build_options(&db).await?;
-        if !missing.is_empty() {
+        let differences = sqlite_build_differences(&db).await?;
+        if !differences.is_empty() {
             log::warn!(
-                "this build's SQLite lacks {} (see .cargo/config.toml): reads are several times slower",
-                missing.join(", ")
+                "this build's SQLite is built {} (see .cargo/config.toml): reads are several times slower",
+                differences.join(", ")
             );
         }
         return Ok(db);
@@ -297,17 +297,25 @@ async fn open_on_cpu(
         .map_err(|error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into())))
 }
 
-/// The compile options `.cargo/config.toml` gives the bundled SQLite, each worth a large share
-/// of read throughput (BENCHMARKS.md):
+/// The compile options `.cargo/config.toml` sets for the bundled SQLite, each worth a large
+/// share of read throughput (BENCHMARKS.md), and whether SQLite is built with them:
 /// - `ENABLE_QPSG`: a prepared statement is planned once, not again for each bound `LIMIT`;
 /// - `DEFAULT_MEMSTATUS=0`: no global mutex around every allocation, which 16 reader threads
-///   copying column values otherwise queue on.
-const SQLITE_BUILD_OPTIONS: [&str; 2] = ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"];
+///   copying column values otherwise queue on;
+/// - without `ENABLE_MEMORY_MANAGEMENT`, which libsqlite3-sys turns on: with it every
+///   connection's page cache is one LRU list behind one global mutex, taken for each page a
+///   query touches, which readers walking an index queue on (a search finding 1,111 of 100,000
+///   members 612 -> 789 req/s, medians of five alternating rounds; peak resident 56-57 -> 46
+///   MiB; BENCHMARKS.md, session 20). The service never asks SQLite to release memory.
+const SQLITE_BUILD_OPTIONS: [(&str, bool); 3] = [
+    ("ENABLE_QPSG", true),
+    ("DEFAULT_MEMSTATUS=0", true),
+    ("ENABLE_MEMORY_MANAGEMENT", false),
+];
 
-/// Which of [`SQLITE_BUILD_OPTIONS`] the linked SQLite was built without.
-pub async fn missing_sqlite_build_options<C: ConnectionTrait>(
-    db: &C,
-) -> Result<Vec<&'static str>, DbErr> {
+/// Where the linked SQLite is built otherwise than [`SQLITE_BUILD_OPTIONS`] say: "without X"
+/// or "with X".
+pub async fn sqlite_build_differences<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
@@ -320,7 +328,11 @@ pub async fn missing_sqlite_build_options<C: ConnectionTrait>(
         .collect();
     Ok(SQLITE_BUILD_OPTIONS
         .into_iter()
-        .filter(|option| !built_with.iter().any(|o| o == option))
+        .filter(|&(option, wanted)| built_with.iter().any(|o| o == option) != wanted)
+        .map(|(option, wanted)| {
+            let differs = if wanted { "without" } else { "with" };
+            format!("{differs} {option}")
+        })
         .collect())
 }
 
@@ -404,17 +416,17 @@ pub async fn claim_instance_setting<C: ConnectionTrait>(
 mod tests {
     use super::*;
 
-    /// `.cargo/config.toml` builds SQLite with the options reads depend on; a build without
-    /// them is correct but several times slower (BENCHMARKS.md).
+    /// `.cargo/config.toml` builds SQLite with the options reads depend on; a build otherwise is
+    /// correct but several times slower (BENCHMARKS.md).
     #[tokio::test]
-    async fn the_bundled_sqlite_has_the_build_options_reads_need() {
+    async fn the_bundled_sqlite_is_built_as_reads_need() {
         let db = Database::connect("sqlite::memory:")
             .await
             .expect("an in-memory database");
-        let missing = missing_sqlite_build_options(&db)
+        let differences = sqlite_build_differences(&db)
             .await
             .expect("compile options");
-        assert!(missing.is_empty(), "SQLite was built without {missing:?}");
+        assert!(differences.is_empty(), "SQLite is built {differences:?}");
     }
 
     /// A worker's SQLite readers must open on the worker's thread (their threads take its CPU),
