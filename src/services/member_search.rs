@@ -7,9 +7,9 @@
 //! the organization's members; on SQLite a search of three characters or more is first narrowed
 //! to the users an FTS5 trigram index finds (migration `m20261128_000004`), a superset of the
 //! LIKE matches, so a large organization is not read member by member. With the trigram counts
-//! at hand (`trigram_counts`), SQLite's and PostgreSQL's indexes are asked for the term's two
-//! rarest trigrams only: an index reads the list of users of every trigram it is asked for, and
-//! one that every email has (its domain's) is a list of every user.
+//! at hand (`trigram_counts`), SQLite's index is asked for phrases of the term's rare parts and
+//! PostgreSQL's for its two rarest trigrams only: an index reads the list of users of every
+//! trigram it is asked for, and one that every email has (its domain's) is a list of every user.
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{Condition, DatabaseBackend, Iden};
