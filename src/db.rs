@@ -39,8 +39,8 @@ pub async fn connect_reads(
 /// The pool for member searches: on SQLite, two read-only connections per core; elsewhere
 /// `reads` itself. A search of a large organization reads thousands of trigram index entries,
 /// about 1 ms of SQLite's time for 1,111 matches of 100,000 members (1.2-1.6 before session 20's
-/// search changes) and a megabyte or more of
-/// SQLite's memory per query, which the malloc arena of each reader that ran one keeps.
+/// search changes) and a megabyte or more of SQLite's memory per query, which the malloc arena
+/// of each reader that ran one keeps.
 /// Searching 100,000 members on the 16 plain readers grew the service 38 -> 53-58 MiB; on 8
 /// readers of their own, 38 -> 48, on 4 about 5 MiB less again, and the cheap reads never wait
 /// behind a burst of searches. Fewer trade small organizations' speed for memory: at 1,000
