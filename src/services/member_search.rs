@@ -140,7 +140,7 @@ const MOST_ASKED: usize = 4;
 fn rare_parts(term: &str, counts: &Counts) -> Vec<String> {
     let characters: Vec<char> = term.chars().collect();
     let users: Vec<u32> = trigrams_of(term)
-        .map(|trigram| counts.users_with(&trigram.to_lowercase()))
+        .map(|trigram| counts.users_with(&trigram))
         .collect();
     // Trigrams in fewer than COMMON_FROM users are counted as none: all of them equally rare.
     let rarest = Ord::max(users.iter().copied().min().unwrap_or(0), COMMON_FROM);
@@ -163,11 +163,10 @@ fn rare_parts(term: &str, counts: &Counts) -> Vec<String> {
         .collect()
 }
 
-/// The two rarest of `trigrams`, each once, by their counts looked up case-folded (as the
-/// indexes fold them); of equally rare ones, the first by their text.
+/// The two rarest of `trigrams`, each once; of equally rare ones, the first by their text.
 fn two_rarest(trigrams: impl Iterator<Item = String>, counts: &Counts) -> Vec<String> {
     let mut ranked: Vec<(u32, String)> = trigrams
-        .map(|trigram| (counts.users_with(&trigram.to_lowercase()), trigram))
+        .map(|trigram| (counts.users_with(&trigram), trigram))
         .collect();
     ranked.sort();
     ranked.dedup();

@@ -173,9 +173,9 @@ fn counted_members(
 /// A search counts its matches in the query that reads its page, on the connections kept for
 /// searches. On SQLite and PostgreSQL the matches are a common table expression that the page
 /// and its count both read (`searched_once`). SQLite counted them as a window over the page's
-/// rows, which sorted every match with all its columns before the page was cut: the search that
-/// finds 1,111 of 100,000 members took 2.0-2.6 ms that way, 1.0-1.2 ms this way (BENCHMARKS.md,
-/// session 20). PostgreSQL planned the windowed query as if the page could stop early and read
+/// rows, which sorted every match with all its columns before the page was cut: for the search
+/// that finds 1,111 of 100,000 members the statement took 2.1-2.3 ms that way, 0.9-1.1 ms this
+/// way (BENCHMARKS.md, session 20). PostgreSQL planned the windowed query as if the page could stop early and read
 /// every membership (144 ms against 2 at 100,000 members), and a count in a subquery of its own
 /// searched a second time. MariaDB keeps that subquery: the common table expression, which it
 /// merges into both, took twice as long there (BENCHMARKS.md, session 15).

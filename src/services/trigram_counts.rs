@@ -23,9 +23,13 @@ const SAMPLED_USERS: f64 = 10_000.0;
 pub struct Counts(HashMap<Box<str>, u32>);
 
 impl Counts {
-    /// Users whose email or names contain `trigram` (0 when fewer than `COMMON_FROM`).
+    /// Users whose email or names contain `trigram` in any case (0 when fewer than
+    /// `COMMON_FROM`): looked up folded, as the indexes fold it.
     pub fn users_with(&self, trigram: &str) -> u32 {
-        self.0.get(trigram).copied().unwrap_or(0)
+        self.0
+            .get(trigram.to_lowercase().as_str())
+            .copied()
+            .unwrap_or(0)
     }
 }
 

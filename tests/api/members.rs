@@ -708,8 +708,8 @@ async fn search_finds_substrings_of_names_and_emails() {
     app.signup(person("someone@example.org", "Alan", "Turing"))
         .await;
     // What the indexes are asked for LOVELACE (here, with every count under the threshold,
-    // SQLite: the phrase of its first four trigrams, LOVELA; PostgreSQL: the first two in order,
-    // ace and ela) but not the name: the index finds her, LIKE (on PostgreSQL strpos) drops her.
+    // SQLite: the phrase of its first four trigrams, LOVELA; PostgreSQL: the first two by their
+    // text, ace and ela) but not the name: the index finds her, LIKE (on PostgreSQL strpos) drops her.
     app.signup(person("acela@example.org", "Ace", "Lovela-Acela"))
         .await;
     // Another organization's member with a matching name is never found.
