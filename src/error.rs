@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -240,6 +240,30 @@ impl ApiError {
             code: ErrorCode::ValidationFailed,
             detail,
             errors,
+        }
+    }
+
+    /// This failure again, for another of the requests whose work failed together (a batch's).
+    /// A database error is kept as its message, and as a connection error if it was one.
+    pub fn shared(&self) -> ApiError {
+        match self {
+            ApiError::Problem {
+                code,
+                detail,
+                errors,
+            } => ApiError::Problem {
+                code: *code,
+                detail: detail.clone(),
+                errors: errors.clone(),
+            },
+            ApiError::TooManyRequests { retry_after } => ApiError::TooManyRequests {
+                retry_after: *retry_after,
+            },
+            ApiError::Database(error) if is_connection_error(error) => {
+                ApiError::Database(DbErr::Conn(RuntimeErr::Internal(error.to_string())))
+            }
+            ApiError::Database(error) => ApiError::Internal(error.to_string()),
+            ApiError::Internal(message) => ApiError::Internal(message.clone()),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod affinity;
 pub mod auth;
+pub mod batches;
 pub mod cli;
 pub mod db;
 pub mod domain;

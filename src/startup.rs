@@ -114,6 +114,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
             backend,
             db::worker_pool_size(&settings, workers(&settings)),
         )),
+        link_resets: Arc::default(),
         inline_reads: None,
         settings,
     }))

@@ -9,6 +9,7 @@ use crate::auth::JwtKeys;
 use crate::idempotency::IdempotencySecret;
 use crate::inline_reads::InlineReader;
 use crate::rate_limit::RateLimits;
+use crate::services::invite_link::LinkResets;
 use crate::services::trigram_counts::TrigramCounts;
 use crate::settings::Settings;
 use crate::turns::Turns;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub trigram_counts: Arc<TrigramCounts>,
     /// The turns of each organization's managing writes, shared by every worker (see `turns`).
     pub organization_writes: Arc<Turns>,
+    /// Link resets waiting for their batch, shared by every worker (see `batches`).
+    pub link_resets: Arc<LinkResets>,
     /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
     /// thread (`inline_reads`); `None` elsewhere and outside the workers.
     pub inline_reads: Option<Arc<InlineReader>>,

@@ -1,14 +1,16 @@
-//! An organization's managing writes (link resets, role changes, removals, ownership transfers)
-//! take turns in the service, a few at a time, before they reach PostgreSQL or MariaDB.
+//! An organization's managing writes (role changes, removals, ownership transfers) take turns
+//! in the service, a few at a time, before they reach PostgreSQL or MariaDB.
 //!
-//! They change rows the whole organization shares: its link, its per-role member counts. In the
-//! database such writes wait for each other's locks, each holding a pooled connection, so a
-//! burst of one organization's writes took the worker's whole pool and its other requests
-//! waited behind them: while 32 clients reset one organization's link, the same instance
-//! answered `GET /api/invite` at 640-660 requests/s (p50 12 ms) on PostgreSQL, and at
-//! 4,800-5,500 (p50 1.3-1.5 ms) once the resets took turns here (BENCHMARKS.md, session 19).
-//! Waiting here holds a task, not a connection; the burst itself runs as fast as before when
-//! it runs alone, since its writes commit one after another either way.
+//! They change rows the whole organization shares: its per-role member counts. In the database
+//! such writes wait for each other's locks, each holding a pooled connection, so a burst of one
+//! organization's writes took the worker's whole pool and its other requests waited behind
+//! them: while 32 clients reset one organization's link, the same instance answered
+//! `GET /api/invite` at 640-660 requests/s (p50 12 ms) on PostgreSQL, and at 4,800-5,500 (p50
+//! 1.3-1.5 ms) once the resets took turns here (BENCHMARKS.md, session 19). Waiting here holds
+//! a task, not a connection; the burst itself runs as fast as before when it runs alone, since
+//! its writes commit one after another either way. Link resets need no turns since session 21:
+//! one caller's resets of one organization run in batches on one connection
+//! (`services::invite_link`, `crate::batches`).
 //!
 //! SQLite needs no turns: its one writer thread runs every write and commits the waiting ones
 //! in groups, which turns would only make smaller (resets: 6,100-6,400/s without, 4,500 with),

@@ -2,11 +2,9 @@
 //! and its entry exist together or not at all) and only ever read afterwards.
 
 use chrono::NaiveDateTime;
-use sea_orm::ActiveValue::{self, Set};
-use sea_orm::sea_query::{Alias, Expr, InsertStatement, Query};
+use sea_orm::ActiveValue::Set;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait,
-    QueryFilter, QueryOrder, Select,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select,
 };
 use serde_json::Value;
 
@@ -19,7 +17,7 @@ use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::page::PageRequest;
 use crate::entities::{audit_event, user};
 use crate::error::ApiError;
-use crate::request_context;
+use crate::request_context::{self, RequestContext};
 use crate::state::AppState;
 
 /// One change to record.
@@ -31,6 +29,8 @@ pub struct AuditEntry {
     target: AuditTarget,
     before: Option<Value>,
     after: Option<Value>,
+    /// The request the change is made for, whose id and client address the entry keeps.
+    request: Option<RequestContext>,
 }
 
 impl AuditEntry {
@@ -47,6 +47,7 @@ impl AuditEntry {
             target,
             before: None,
             after: None,
+            request: request_context::current(),
         }
     }
 
@@ -59,10 +60,17 @@ impl AuditEntry {
         self.after = Some(after);
         self
     }
+
+    /// The entry of a change made for `request` rather than the request being served (a batch's
+    /// task does the work of several).
+    pub fn made_in(mut self, request: Option<RequestContext>) -> AuditEntry {
+        self.request = request;
+        self
+    }
 }
 
-/// Writes `entries` through `db` (the change's transaction), stamped with the time, the request
-/// id and the client address of the request being served.
+/// Writes `entries` through `db` (the change's transaction), stamped with the time, and each with
+/// the id and client address of the request it was made in.
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     entries: impl IntoIterator<Item = AuditEntry>,
@@ -77,45 +85,16 @@ pub async fn record<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The INSERT of `entry` as a SELECT from `sources`, earlier parts of the same statement: no
-/// row there, no entry. Its `before` is `before`, an expression over those rows, for a change
-/// that learns what it replaced only in the database.
-pub fn insert_selected(
-    entry: AuditEntry,
-    before: Expr,
-    sources: impl IntoIterator<Item = Alias>,
-) -> Result<InsertStatement, ApiError> {
-    let row = rows([entry]).remove(0);
-    let mut columns = Vec::new();
-    let mut select = Query::select();
-    for column in audit_event::Column::iter() {
-        let value = match (column, row.get(column)) {
-            (audit_event::Column::Before, _) => before.clone(),
-            (_, ActiveValue::Set(value) | ActiveValue::Unchanged(value)) => Expr::val(value),
-            (_, ActiveValue::NotSet) => continue,
-        };
-        columns.push(column);
-        select.expr(value);
-    }
-    for source in sources {
-        select.from(source);
-    }
-    Query::insert()
-        .into_table(audit_event::Entity)
-        .columns(columns)
-        .select_from(select)
-        .map(|insert| insert.to_owned())
-        .map_err(|error| ApiError::Internal(format!("audit entry statement: {error}")))
-}
-
 fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::ActiveModel> {
     let at = now();
-    let request_id = request_context::current_id();
-    let client_address = request_context::client_address();
     entries
         .into_iter()
         .map(|entry| {
             let (target_type, target_id) = entry.target.parts();
+            let (request_id, client_address) = entry
+                .request
+                .map(|request| (Some(request.id), request.client_address))
+                .unwrap_or_default();
             audit_event::ActiveModel {
                 organization_id: Set(entry.organization_id),
                 occurred_at: Set(at),
@@ -125,8 +104,8 @@ fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::Activ
                 target_id: Set(target_id),
                 before: Set(entry.before.map(|v| v.to_string())),
                 after: Set(entry.after.map(|v| v.to_string())),
-                request_id: Set(request_id.clone()),
-                client_address: Set(client_address.clone()),
+                request_id: Set(request_id),
+                client_address: Set(client_address),
                 ..Default::default()
             }
         })
@@ -137,15 +116,6 @@ fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::Activ
 /// holding either.
 pub fn fingerprint(token: &str) -> String {
     crate::domain::token::token_hash(token)[..12].to_owned()
-}
-
-/// `{"link": <fingerprint>}` of the token `token` names, computed by PostgreSQL: the same
-/// fingerprint as [`fingerprint`] (SHA-256 in lower-case hex, its first 12 characters).
-pub fn link_fingerprint_in_postgres(token: Expr) -> Expr {
-    Expr::cust_with_expr(
-        "jsonb_build_object('link', left(encode(sha256(convert_to($1, 'UTF8')), 'hex'), 12))::text",
-        token,
-    )
 }
 
 /// Filters of the audit log list.

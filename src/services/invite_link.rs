@@ -1,27 +1,21 @@
 //! The organization's shareable invite link: read it, reset it, look a token up.
 
-use sea_orm::sea_query::{
-    Alias, Asterisk, CommonTableExpression, Expr, Query, SubQueryStatement, WithClause,
-};
-use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, QueryTrait, UpdateMany,
-};
-
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, UpdateMany};
 use serde_json::json;
 
-use super::access::{
-    OrganizationRef, find_live_membership, managing_now, managing_own_organization,
-    managing_own_organization_row, managing_turn,
-};
+use super::access::{managing_now, managing_own_organization_row};
 use super::audit::{self, AuditEntry, fingerprint};
 use super::invitations;
 use crate::auth::Caller;
-use crate::domain::Role;
+use crate::batches::Batches;
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::token::{is_plausible, random_url_token};
-use crate::entities::{invitation, membership, organization};
+use crate::entities::{invitation, organization};
 use crate::error::{ApiError, ErrorCode};
+use crate::request_context::{self, RequestContext};
 use crate::state::AppState;
+use crate::writes::Writes;
 
 /// The caller's organization, whose `invite_token` is the link; Owners and Administrators only.
 pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
@@ -33,21 +27,33 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
         .ok_or_else(|| ApiError::Internal("membership without organization".into()))
 }
 
+/// One caller's link resets of one organization, run in batches (see `crate::batches`).
+pub type LinkResets = Batches<(i32, i32), ResetRequest, Result<organization::Model, ApiError>>;
+
+/// A reset waiting for its batch.
+pub struct ResetRequest {
+    caller: Caller,
+    /// Its request, for the audit entry (which the batch's task records for it).
+    context: Option<RequestContext>,
+}
+
 /// Replaces the link token; the old one stops working for every instance at once, because
 /// signup looks the token up in the shared database.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
-    let _turn = managing_turn(
-        state,
-        caller,
-        caller.organization_id,
-        OrganizationRef::Token,
-    )
-    .await?;
-    let organization = if state.db.get_database_backend() == DbBackend::Postgres {
-        reset_in_one_statement(state, caller).await?
-    } else {
-        reset_in_transaction(state, caller).await?
+    // Refused at once, without waiting for a batch, if the role read with the caller cannot.
+    managing_now(state, caller).await?;
+    let key = (caller.organization_id, caller.user.id);
+    let request = ResetRequest {
+        caller: caller.clone(),
+        context: request_context::current(),
     };
+    let writes = state.writes.clone();
+    let run = move |batch| reset_together(writes.clone(), batch);
+    let organization = state
+        .link_resets
+        .join(key, request, run)
+        .await
+        .unwrap_or_else(|| Err(ApiError::Internal("a batch of link resets failed".into())))?;
     log::info!(
         "user {} reset the invite link of organization {}",
         caller.user.id,
@@ -56,95 +62,45 @@ pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Mo
     Ok(organization)
 }
 
-/// SQLite and MariaDB: the organization's row is read, locked (MariaDB; SQLite's single writer
-/// serialises anyway), so that of two resets at once the second waits and records the link the
-/// first made as the one it replaced.
-async fn reset_in_transaction(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<organization::Model, ApiError> {
-    let caller = caller.clone();
-    state
-        .writes
+/// Runs one caller's waiting resets in one transaction, in order: each replaces the link the
+/// one before made, and records so. The caller's membership and the organization's row are
+/// locked first (PostgreSQL, MariaDB; SQLite's single writer serialises anyway), so that
+/// another caller's resets wait and record the last link this batch made as the one they
+/// replaced, and a change to the caller's role waits for the batch.
+async fn reset_together(
+    writes: Writes,
+    batch: Vec<ResetRequest>,
+) -> Vec<Result<organization::Model, ApiError>> {
+    let size = batch.len();
+    let outcome = writes
         .run(move |txn| {
             Box::pin(async move {
-                let (_, organization) = managing_own_organization_row(txn, &caller).await?;
-                let before = fingerprint(&organization.invite_token);
-                let replaced = organization::Model {
-                    invite_token: random_url_token(),
-                    ..organization
+                let Some(caller) = batch.first().map(|request| &request.caller) else {
+                    return Ok(Vec::new());
                 };
-                link_update(replaced.id, &replaced.invite_token)
+                let (_, mut organization) = managing_own_organization_row(txn, caller).await?;
+                let mut replaced = Vec::with_capacity(batch.len());
+                let mut entries = Vec::with_capacity(batch.len());
+                for request in &batch {
+                    let token = random_url_token();
+                    let entry = link_reset_entry(caller, &token)
+                        .before(json!({ "link": fingerprint(&organization.invite_token) }))
+                        .made_in(request.context.clone());
+                    entries.push(entry);
+                    organization.invite_token = token;
+                    replaced.push(organization.clone());
+                }
+                link_update(organization.id, &organization.invite_token)
                     .exec(txn)
                     .await?;
-                let entry = link_reset_entry(&caller, &replaced.invite_token)
-                    .before(json!({ "link": before }));
-                audit::record(txn, [entry]).await?;
+                audit::record(txn, entries).await?;
                 Ok::<_, ApiError>(replaced)
             })
         })
-        .await
-}
-
-/// PostgreSQL: one statement, committed on its own, locks the organization's row with the
-/// caller's managing membership, replaces the link and records the entry with the link it
-/// replaced. Resets of one organization take turns on that lock, and this way none holds it
-/// across a round trip to the service (BENCHMARKS.md, session 10).
-async fn reset_in_one_statement(
-    state: &AppState,
-    caller: &Caller,
-) -> Result<organization::Model, ApiError> {
-    let token = random_url_token();
-    let locked = Alias::new("locked_link");
-    let replaced = Alias::new("replaced_link");
-    let lock = find_live_membership(caller.organization_id, caller.user.id)
-        .filter(membership::Column::Role.is_in(managing_role_codes()))
-        .inner_join(organization::Entity)
-        .select_only()
-        .column(organization::Column::InviteToken)
-        .lock_exclusive()
-        .into_query();
-    // The EXISTS makes the update wait for the lock, so it changes the row the lock read.
-    let update = link_update(caller.organization_id, &token)
-        .filter(Expr::exists(
-            Query::select().expr(1).from(locked.clone()).to_owned(),
-        ))
-        .into_query()
-        .returning_all()
-        .to_owned();
-    let record = audit::insert_selected(
-        link_reset_entry(caller, &token),
-        audit::link_fingerprint_in_postgres(Expr::col((
-            locked.clone(),
-            organization::Column::InviteToken,
-        ))),
-        [locked.clone(), replaced.clone()],
-    )?;
-    let statement = Query::select()
-        .column(Asterisk)
-        .from(replaced.clone())
-        .to_owned()
-        .with(
-            WithClause::new()
-                .cte(cte(lock, locked))
-                .cte(cte(update, replaced))
-                .cte(cte(record, Alias::new("recorded_reset")))
-                .to_owned(),
-        );
-    let replaced = organization::Entity::find()
-        .from_raw_sql(DbBackend::Postgres.build(&statement))
-        .one(&state.db)
-        .await?;
-    match replaced {
-        Some(organization) => Ok(organization),
-        // Not a manager (any more), or no such organization: say which.
-        None => {
-            managing_own_organization(&state.db, caller).await?;
-            Err(ApiError::new(
-                ErrorCode::OrganizationNotFound,
-                "No such organization.",
-            ))
-        }
+        .await;
+    match outcome {
+        Ok(replaced) => replaced.into_iter().map(Ok).collect(),
+        Err(error) => (0..size).map(|_| Err(error.shared())).collect(),
     }
 }
 
@@ -153,20 +109,6 @@ fn link_update(organization_id: i32, token: &str) -> UpdateMany<organization::En
     organization::Entity::update_many()
         .col_expr(organization::Column::InviteToken, Expr::value(token))
         .filter(organization::Column::Id.eq(organization_id))
-}
-
-fn cte(query: impl Into<SubQueryStatement>, name: Alias) -> CommonTableExpression {
-    CommonTableExpression::new()
-        .query(query)
-        .table_name(name)
-        .to_owned()
-}
-
-fn managing_role_codes() -> impl Iterator<Item = &'static str> {
-    Role::ALL
-        .into_iter()
-        .filter(|role| role.manages_members())
-        .map(Role::code)
 }
 
 /// The audit entry of a reset to `token`, without the link it replaced.

@@ -447,12 +447,13 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
     crate::helpers::assert_member_counts_match(&app, org).await;
 }
 
-/// Six resets of one organization's link stuck behind a lock another tool holds on its row:
-/// on PostgreSQL and MariaDB they wait their turns in the service, two at a time, so the other
-/// two connections of the worker's pool of four still serve another organization. (Before the
-/// turns, four of the resets held the whole pool and the other Owner's requests waited.)
-/// Requests the write will refuse take no turn. SQLite takes no turns: its one writer queues
-/// every write, and readers never wait for it.
+/// One organization's managing writes stuck behind locks another tool holds on its rows: on
+/// PostgreSQL and MariaDB six role changes wait their turns in the service, two at a time, and
+/// six resets by one Owner wait as one batch on one connection, so the last connection of the
+/// worker's pool of four still serves another organization. (Before the turns, four of the
+/// writes held the whole pool and the other Owner's requests waited.) Requests the write will
+/// refuse take no turn. SQLite takes no turns: its one writer queues every write, and readers
+/// never wait for it.
 #[tokio::test]
 async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations() {
     use sea_orm::{ConnectionTrait, DbBackend, TransactionTrait};
@@ -463,7 +464,13 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         return;
     }
     let owner = app.owner().await;
-    let pending = app.join_via_link(&owner, "pending@example.org").await;
+    let mut pending = Vec::new();
+    for n in 0..7 {
+        let member = app
+            .join_via_link(&owner, &format!("pending{n}@example.org"))
+            .await;
+        pending.push(member.user_id);
+    }
     let annotator = app
         .member_with_role(&owner, "annotator@example.org", "AN")
         .await;
@@ -475,25 +482,36 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         .await
         .expect("a connection of another tool");
     let lock = tool.begin().await.expect("begins");
-    lock.execute_unprepared(&format!(
-        "SELECT id FROM organizations WHERE id = {} FOR UPDATE",
-        owner.organization_id
-    ))
-    .await
-    .expect("locks the organization's row");
+    for table in [
+        "organizations WHERE id",
+        "member_counts WHERE organization_id",
+    ] {
+        lock.execute_unprepared(&format!(
+            "SELECT * FROM {table} = {} FOR UPDATE",
+            owner.organization_id
+        ))
+        .await
+        .expect("locks the organization's rows");
+    }
+    let send = |path: String, body: Value, patch: bool| {
+        let request = if patch {
+            app.client.patch(app.url(&path))
+        } else {
+            app.client.post(app.url(&path))
+        };
+        let sent = request.bearer_auth(&owner.access).json(&body).send();
+        tokio::spawn(async move { sent.await.expect("sent").status() })
+    };
+    let memberships = format!("/api/organizations/{}/memberships", owner.organization_id);
     let stuck: Vec<_> = (0..6)
-        .map(|_| {
-            let client = app.client.clone();
-            let url = app.url("/api/invite/reset-token");
-            let access = owner.access.clone();
-            tokio::spawn(async move {
-                let sent = client.post(url).bearer_auth(access).json(&json!({}));
-                sent.send().await.expect("sent").status()
-            })
-        })
+        .map(|_| send("/api/invite/reset-token".to_owned(), json!({}), false))
+        .chain(pending[..6].iter().map(|user_id| {
+            let body = json!({"user_id": user_id, "role": "AN"});
+            send(memberships.clone(), body, true)
+        }))
         .collect();
-    // Statements under way on the database's other connections: with the row locked, the stuck
-    // resets'. (MariaDB waits for the row while it plans the statement, not as a lock wait.)
+    // Statements under way on the database's other connections: with the rows locked, the stuck
+    // writes'. (MariaDB waits for the row while it plans the statement, not as a lock wait.)
     let waiting = match backend {
         DbBackend::Postgres => {
             "SELECT count(*) AS n FROM pg_stat_activity \
@@ -513,7 +531,7 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         row.try_get::<i64>("", "n").expect("n")
     };
     let mut waited = 0;
-    while under_way().await < 2 && waited < 100 {
+    while under_way().await < 3 && waited < 100 {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         waited += 1;
     }
@@ -521,8 +539,8 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(
         under_way().await,
-        2,
-        "two resets at once reach the database"
+        3,
+        "one batch of resets and two role changes at once reach the database"
     );
 
     // Far below the pool's 10 s wait for a connection, which is what a stalled request meets.
@@ -545,8 +563,8 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         .await
         .expect("the other Owner's role change is served meanwhile");
     assert_eq!(assigned.status(), StatusCode::OK);
-    // Writes their transaction refuses take no turn, so they are answered at once too rather
-    // than queueing ahead of the organization's managers.
+    // Writes their transaction refuses take no turn and join no batch, so they are answered at
+    // once too rather than queueing ahead of the organization's managers.
     let refused = tokio::time::timeout(
         meanwhile,
         app.post(
@@ -558,17 +576,17 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
     .await
     .expect("an Annotator's reset is refused meanwhile");
     assert_problem(refused, StatusCode::FORBIDDEN, "permission_denied").await;
-    let foreign = other_assigns(owner.organization_id, pending.user_id)
+    let foreign = other_assigns(owner.organization_id, pending[6])
         .await
         .expect("another organization's Owner is refused meanwhile");
     assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
 
-    lock.rollback().await.expect("releases the row");
-    for reset in stuck {
-        assert_eq!(reset.await.expect("joined"), StatusCode::OK);
+    lock.rollback().await.expect("releases the rows");
+    for write in stuck {
+        assert_eq!(write.await.expect("joined"), StatusCode::OK);
     }
-    // The waiting organization's own writes went on once its row was free.
-    app.assign(&owner, pending.user_id, "AN").await;
+    // The waiting organization's own writes went on once its rows were free.
+    app.assign(&owner, pending[6], "AN").await;
     crate::helpers::assert_member_counts_match(app, owner.organization_id).await;
 }
 

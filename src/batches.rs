@@ -1,0 +1,236 @@
+//! Requests that could only run one after another run together instead: those that arrive while
+//! one batch of their key runs wait, and go together in the next batch.
+//!
+//! One caller's resets of one organization's link are such requests: each replaces the link
+//! the one before made, so in the database they take turns on the organization's row, and on
+//! PostgreSQL each waits out the one before's commit and the wake-up of its backend (about
+//! 1,000 resets/s from 32 clients, `BENCHMARKS.md`). A batch does the waiting ones' work in one
+//! transaction, in the order they arrived, and each gets its own answer, as if they had run one
+//! after another.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::future::Future;
+use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures_util::FutureExt;
+use tokio::sync::oneshot;
+
+/// The most requests one batch takes: a bound on how long the first of them waits.
+const MAX_BATCH: usize = 64;
+
+/// The requests of each key waiting for their batch; shared by every HTTP worker.
+pub struct Batches<K, R, A> {
+    /// A key is here while a task runs its batches, with the requests waiting for the next.
+    waiting: Mutex<HashMap<K, Vec<Waiting<R, A>>>>,
+}
+
+/// A request and where its answer goes.
+pub struct Waiting<R, A> {
+    pub request: R,
+    answer: oneshot::Sender<A>,
+}
+
+impl<R, A> Waiting<R, A> {
+    /// Whether its request has gone (the client hung up): its work need not be done.
+    pub fn abandoned(&self) -> bool {
+        self.answer.is_closed()
+    }
+}
+
+impl<K, R, A> Default for Batches<K, R, A> {
+    fn default() -> Self {
+        Self {
+            waiting: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K, R, A> Batches<K, R, A>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    R: Send + 'static,
+    A: Send + 'static,
+{
+    /// Adds `request` to `key`'s next batch and waits for its answer. If no batch of `key` is
+    /// running, starts a task on this runtime that runs them through `run` until none waits;
+    /// `run` answers a batch's requests in their order. `None` when the batch ended without an
+    /// answer for it (`run` panicked or answered too few).
+    pub async fn join<F, Run>(self: &Arc<Self>, key: K, request: R, run: Run) -> Option<A>
+    where
+        Run: Fn(Vec<R>) -> F + Send + 'static,
+        F: Future<Output = Vec<A>> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let waiting = Waiting { request, answer };
+        // A key absent from the map has no task running its batches.
+        let starts = match self.lock().entry(key.clone()) {
+            Entry::Occupied(mut queue) => {
+                queue.get_mut().push(waiting);
+                false
+            }
+            Entry::Vacant(queue) => {
+                queue.insert(vec![waiting]);
+                true
+            }
+        };
+        if starts {
+            let running = Running {
+                batches: Arc::clone(self),
+                key,
+                done: false,
+            };
+            tokio::spawn(running.drain(run));
+        }
+        answered.await.ok()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Vec<Waiting<R, A>>>> {
+        // Nothing panics while holding it; if something did, the map is still whole.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the next batch of `key`, or, when none waits, ends its run (removes the key).
+    fn next_batch(&self, key: &K) -> Option<Vec<Waiting<R, A>>> {
+        let mut waiting = self.lock();
+        let queue = waiting.get_mut(key)?;
+        queue.retain(|waiting| !waiting.abandoned());
+        if queue.is_empty() {
+            waiting.remove(key);
+            return None;
+        }
+        let rest = queue.split_off(queue.len().min(MAX_BATCH));
+        Some(std::mem::replace(queue, rest))
+    }
+}
+
+/// The task running one key's batches.
+struct Running<K: Hash + Eq, R, A> {
+    batches: Arc<Batches<K, R, A>>,
+    key: K,
+    /// Set when the run ended by removing its key, so that dropping it removes nothing.
+    done: bool,
+}
+
+impl<K, R, A> Running<K, R, A>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    R: Send + 'static,
+    A: Send + 'static,
+{
+    async fn drain<F, Run>(mut self, run: Run)
+    where
+        Run: Fn(Vec<R>) -> F,
+        F: Future<Output = Vec<A>>,
+    {
+        while let Some(batch) = self.batches.next_batch(&self.key) {
+            let (requests, answers): (Vec<R>, Vec<_>) = batch
+                .into_iter()
+                .map(|waiting| (waiting.request, waiting.answer))
+                .unzip();
+            // A panic leaves its batch unanswered (each learns so) and the key runnable.
+            let results = AssertUnwindSafe(run(requests))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    log::error!("a batch of requests panicked");
+                    Vec::new()
+                });
+            for (answer, result) in answers.into_iter().zip(results) {
+                let _ = answer.send(result);
+            }
+        }
+        self.done = true;
+    }
+}
+
+impl<K: Hash + Eq, R, A> Drop for Running<K, R, A> {
+    /// A run stopped before its end (its runtime shut down) lets the requests still waiting
+    /// learn that they will get no answer, and the next request of the key start a new run.
+    fn drop(&mut self) {
+        if !self.done {
+            let mut waiting = self
+                .batches
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            waiting.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    type Doubling = Batches<u8, u32, (u32, usize)>;
+
+    /// Answers each request with its double and the size of the batch it ran in, after `pause`.
+    fn doubling(
+        pause: Duration,
+    ) -> impl Fn(Vec<u32>) -> futures_util::future::BoxFuture<'static, Vec<(u32, usize)>> {
+        move |requests| {
+            Box::pin(async move {
+                tokio::time::sleep(pause).await;
+                let size = requests.len();
+                requests.into_iter().map(|n| (n * 2, size)).collect()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn each_request_gets_its_own_answer() {
+        let batches = Arc::new(Doubling::default());
+        let answer = batches.join(1, 21, doubling(Duration::ZERO)).await;
+        assert_eq!(answer, Some((42, 1)));
+        assert!(
+            batches.lock().is_empty(),
+            "a finished run leaves no key behind"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_waiting_during_a_batch_run_together_in_order() {
+        let batches = Arc::new(Doubling::default());
+        let pause = Duration::from_millis(50);
+        let first = tokio::spawn({
+            let batches = Arc::clone(&batches);
+            async move { batches.join(1, 1, doubling(pause)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let waiting = (2..=4).map(|n| {
+            let batches = Arc::clone(&batches);
+            async move { batches.join(1, n, doubling(pause)).await }
+        });
+        let later = futures_util::future::join_all(waiting).await;
+        assert_eq!(first.await.expect("first"), Some((2, 1)));
+        assert_eq!(later, [Some((4, 3)), Some((6, 3)), Some((8, 3))]);
+    }
+
+    #[tokio::test]
+    async fn keys_run_apart() {
+        let batches = Arc::new(Doubling::default());
+        let pause = Duration::from_millis(30);
+        let (one, two) = tokio::join!(
+            batches.join(1, 5, doubling(pause)),
+            batches.join(2, 6, doubling(pause))
+        );
+        assert_eq!((one, two), (Some((10, 1)), Some((12, 1))));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_batch_answers_none_and_the_key_runs_again() {
+        let batches = Arc::new(Doubling::default());
+        let panicking =
+            |_: Vec<u32>| -> futures_util::future::BoxFuture<'static, Vec<(u32, usize)>> {
+                Box::pin(async { panic!("broken batch") })
+            };
+        assert_eq!(batches.join(1, 1, panicking).await, None);
+        let answer = batches.join(1, 2, doubling(Duration::ZERO)).await;
+        assert_eq!(answer, Some((4, 1)));
+    }
+}
