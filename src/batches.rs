@@ -193,22 +193,60 @@ mod tests {
         );
     }
 
+    /// How many requests of `key` wait for its next batch; `None` when no batch of it runs.
+    fn waiting(batches: &Doubling, key: u8) -> Option<usize> {
+        batches.lock().get(&key).map(Vec::len)
+    }
+
+    async fn until(condition: impl Fn() -> bool) {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
     #[tokio::test]
     async fn requests_waiting_during_a_batch_run_together_in_order() {
         let batches = Arc::new(Doubling::default());
-        let pause = Duration::from_millis(50);
-        let first = tokio::spawn({
+        // Each batch waits for a permit, so the test decides when one ends.
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let gated = {
+            let gate = Arc::clone(&gate);
+            move |requests: Vec<u32>| {
+                let gate = Arc::clone(&gate);
+                Box::pin(async move {
+                    gate.acquire().await.expect("never closed").forget();
+                    doubling(Duration::ZERO)(requests).await
+                }) as futures_util::future::BoxFuture<'static, _>
+            }
+        };
+        let join = |n: u32| {
             let batches = Arc::clone(&batches);
-            async move { batches.join(1, 1, doubling(pause)).await }
-        });
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let waiting = (2..=4).map(|n| {
-            let batches = Arc::clone(&batches);
-            async move { batches.join(1, n, doubling(pause)).await }
-        });
-        let later = futures_util::future::join_all(waiting).await;
+            let gated = gated.clone();
+            tokio::spawn(async move { batches.join(1, n, gated).await })
+        };
+        let first = join(1);
+        until(|| waiting(&batches, 1) == Some(0)).await;
+        let later: Vec<_> = (2..=4).map(join).collect();
+        until(|| waiting(&batches, 1) == Some(3)).await;
+        gate.add_permits(2);
         assert_eq!(first.await.expect("first"), Some((2, 1)));
-        assert_eq!(later, [Some((4, 3)), Some((6, 3)), Some((8, 3))]);
+        // Were the three not one batch, a third batch would wait for a permit that never comes.
+        let answers = tokio::time::timeout(
+            Duration::from_secs(5),
+            futures_util::future::join_all(later),
+        )
+        .await
+        .expect("two batches answered everyone");
+        let answers: Vec<_> = answers
+            .into_iter()
+            .map(|answer| answer.expect("later"))
+            .collect();
+        assert_eq!(answers, [Some((4, 3)), Some((6, 3)), Some((8, 3))]);
+        assert_eq!(
+            waiting(&batches, 1),
+            None,
+            "the run ended with its last batch"
+        );
     }
 
     #[tokio::test]
