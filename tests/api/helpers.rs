@@ -236,6 +236,17 @@ impl TestApp {
         body["token"].as_str().expect("token").to_owned()
     }
 
+    /// Signs `count` people up through `owner`'s organization link (`<prefix><n>@example.org`),
+    /// pending a role; their user ids.
+    pub async fn pending_members(&self, owner: &Session, prefix: &str, count: usize) -> Vec<i64> {
+        let mut user_ids = Vec::with_capacity(count);
+        for n in 0..count {
+            let email = format!("{prefix}{n}@example.org");
+            user_ids.push(self.join_via_link(owner, &email).await.user_id);
+        }
+        user_ids
+    }
+
     /// Signs `email` up through the organization link of `owner`'s organization.
     pub async fn join_via_link(&self, owner: &Session, email: &str) -> Session {
         let token = self.invite_token(owner).await;

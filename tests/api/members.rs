@@ -7,10 +7,7 @@ use crate::helpers::{assert_problem, json_body, spawn_app, spawn_app_with};
 async fn pending_users_are_listed_filtered_searched_and_paginated() {
     let app = spawn_app().await;
     let owner = app.owner().await;
-    for i in 0..5 {
-        app.join_via_link(&owner, &format!("pending{i}@example.org"))
-            .await;
-    }
+    app.pending_members(&owner, "pending", 5).await;
     let annotator = app
         .member_with_role(&owner, "Annie@Example.org", "AN")
         .await;
@@ -464,13 +461,7 @@ async fn one_organizations_waiting_writes_leave_the_pool_to_other_organizations(
         return;
     }
     let owner = app.owner().await;
-    let mut pending = Vec::new();
-    for n in 0..7 {
-        let member = app
-            .join_via_link(&owner, &format!("pending{n}@example.org"))
-            .await;
-        pending.push(member.user_id);
-    }
+    let pending = app.pending_members(&owner, "pending", 7).await;
     let annotator = app
         .member_with_role(&owner, "annotator@example.org", "AN")
         .await;
@@ -597,13 +588,7 @@ async fn a_burst_of_role_changes_keeps_every_success_and_no_refusal() {
     let app = spawn_app().await;
     let owner = app.owner().await;
     let org = owner.organization_id;
-    let mut pending = Vec::new();
-    for i in 0..6 {
-        let member = app
-            .join_via_link(&owner, &format!("burst{i}@example.org"))
-            .await;
-        pending.push(member.user_id);
-    }
+    let pending = app.pending_members(&owner, "burst", 6).await;
     let path = format!("/api/organizations/{org}/memberships");
     // Each activation is followed by a refused change: the Owner's own role, then no such member.
     let bodies = pending.iter().enumerate().flat_map(|(i, id)| {
