@@ -28,14 +28,14 @@ pub struct Batches<K, R, A> {
 }
 
 /// A request and where its answer goes.
-pub struct Waiting<R, A> {
-    pub request: R,
+struct Waiting<R, A> {
+    request: R,
     answer: oneshot::Sender<A>,
 }
 
 impl<R, A> Waiting<R, A> {
     /// Whether its request has gone (the client hung up): its work need not be done.
-    pub fn abandoned(&self) -> bool {
+    fn abandoned(&self) -> bool {
         self.answer.is_closed()
     }
 }
@@ -204,26 +204,35 @@ mod tests {
         }
     }
 
+    /// `doubling` whose batches each wait for a permit of `gate`, so a test decides when one ends.
+    fn gated(
+        gate: Arc<tokio::sync::Semaphore>,
+    ) -> impl Fn(Vec<u32>) -> futures_util::future::BoxFuture<'static, Vec<(u32, usize)>> + Clone
+    {
+        move |requests| {
+            let gate = Arc::clone(&gate);
+            Box::pin(async move {
+                gate.acquire().await.expect("never closed").forget();
+                doubling(Duration::ZERO)(requests).await
+            })
+        }
+    }
+
+    /// Joins `n` to key 1's batches on a task of its own.
+    fn join_gated(
+        batches: &Arc<Doubling>,
+        gate: &Arc<tokio::sync::Semaphore>,
+        n: u32,
+    ) -> tokio::task::JoinHandle<Option<(u32, usize)>> {
+        let (batches, run) = (Arc::clone(batches), gated(Arc::clone(gate)));
+        tokio::spawn(async move { batches.join(1, n, run).await })
+    }
+
     #[tokio::test]
     async fn requests_waiting_during_a_batch_run_together_in_order() {
         let batches = Arc::new(Doubling::default());
-        // Each batch waits for a permit, so the test decides when one ends.
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let gated = {
-            let gate = Arc::clone(&gate);
-            move |requests: Vec<u32>| {
-                let gate = Arc::clone(&gate);
-                Box::pin(async move {
-                    gate.acquire().await.expect("never closed").forget();
-                    doubling(Duration::ZERO)(requests).await
-                }) as futures_util::future::BoxFuture<'static, _>
-            }
-        };
-        let join = |n: u32| {
-            let batches = Arc::clone(&batches);
-            let gated = gated.clone();
-            tokio::spawn(async move { batches.join(1, n, gated).await })
-        };
+        let join = |n| join_gated(&batches, &gate, n);
         let first = join(1);
         until(|| waiting(&batches, 1) == Some(0)).await;
         let later: Vec<_> = (2..=4).map(join).collect();
@@ -246,6 +255,30 @@ mod tests {
             waiting(&batches, 1),
             None,
             "the run ended with its last batch"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_request_gone_before_its_batch_is_left_out() {
+        let batches = Arc::new(Doubling::default());
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let first = join_gated(&batches, &gate, 1);
+        until(|| waiting(&batches, 1) == Some(0)).await;
+        let gone = join_gated(&batches, &gate, 2);
+        let stays = join_gated(&batches, &gate, 3);
+        until(|| waiting(&batches, 1) == Some(2)).await;
+        gone.abort();
+        assert!(gone.await.is_err_and(|error| error.is_cancelled()));
+        gate.add_permits(2);
+        assert_eq!(first.await.expect("first"), Some((2, 1)));
+        let stayed = tokio::time::timeout(Duration::from_secs(5), stays)
+            .await
+            .expect("answered")
+            .expect("joined");
+        assert_eq!(
+            stayed,
+            Some((6, 1)),
+            "its batch held the waiting request alone"
         );
     }
 
