@@ -27,7 +27,8 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
         .ok_or_else(|| ApiError::Internal("membership without organization".into()))
 }
 
-/// One caller's link resets of one organization, run in batches (see `crate::batches`).
+/// One caller's link resets of one organization, run in batches keyed by (organization, user)
+/// (see `crate::batches`).
 pub type LinkResets = Batches<(i32, i32), ResetRequest, Result<organization::Model, ApiError>>;
 
 /// A reset waiting for its batch.
@@ -38,7 +39,9 @@ pub struct ResetRequest {
 }
 
 /// Replaces the link token; the old one stops working for every instance at once, because
-/// signup looks the token up in the shared database.
+/// signup looks the token up in the shared database. The caller's resets of this organization
+/// that arrive while another of theirs runs are made together, in one transaction
+/// (`reset_together`); each is answered with its own link.
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     // Refused at once, without waiting for a batch, if the role read with the caller cannot.
     managing_now(state, caller).await?;
