@@ -3,8 +3,8 @@
 //!
 //! One caller's resets of one organization's link are such requests: each replaces the link
 //! the one before made, so in the database they take turns on the organization's row, and on
-//! PostgreSQL each waits out the one before's commit and the wake-up of its backend (about
-//! 1,000 resets/s from 32 clients, `BENCHMARKS.md`). A batch does the waiting ones' work in one
+//! PostgreSQL each waits out the one before's commit and the wake-up of its backend (952-1,969
+//! resets/s from 32 clients, by the day; `BENCHMARKS.md`). A batch does the waiting ones' work in one
 //! transaction, in the order they arrived, and each gets its own answer, as if they had run one
 //! after another.
 
@@ -13,7 +13,7 @@ use std::collections::hash_map::Entry;
 use std::future::Future;
 use std::hash::Hash;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures_util::FutureExt;
 use tokio::sync::oneshot;
@@ -45,6 +45,13 @@ impl<K, R, A> Default for Batches<K, R, A> {
         Self {
             waiting: Mutex::new(HashMap::new()),
         }
+    }
+}
+
+impl<K, R, A> Batches<K, R, A> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, Vec<Waiting<R, A>>>> {
+        // Nothing panics while holding it; if something did, the map is still whole.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -85,11 +92,6 @@ where
             tokio::spawn(running.drain(run));
         }
         answered.await.ok()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Vec<Waiting<R, A>>>> {
-        // Nothing panics while holding it; if something did, the map is still whole.
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Takes the next batch of `key`, or, when none waits, ends its run (removes the key).
@@ -151,12 +153,7 @@ impl<K: Hash + Eq, R, A> Drop for Running<K, R, A> {
     /// learn that they will get no answer, and the next request of the key start a new run.
     fn drop(&mut self) {
         if !self.done {
-            let mut waiting = self
-                .batches
-                .waiting
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            waiting.remove(&self.key);
+            self.batches.lock().remove(&self.key);
         }
     }
 }

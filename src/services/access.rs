@@ -149,15 +149,16 @@ pub async fn managing_own_organization<C: ConnectionTrait>(
     .await
 }
 
-/// `managing_own_organization` for a change to the organization's own row: the caller's
-/// membership and the organization are read in one query and locked until the transaction ends
-/// (PostgreSQL, MariaDB; SQLite's single writer serialises anyway), so a concurrent change to
-/// either waits.
+/// `managing_own_organization` for a change to the organization's own row, for the caller
+/// `user_id` acting in `organization_id` (its token's): the membership and the organization are
+/// read in one query and locked until the transaction ends (PostgreSQL, MariaDB; SQLite's
+/// single writer serialises anyway), so a concurrent change to either waits.
 pub async fn managing_own_organization_row<C: ConnectionTrait>(
     db: &C,
-    caller: &Caller,
+    organization_id: i32,
+    user_id: i32,
 ) -> Result<(Acting, organization::Model), ApiError> {
-    let found = find_live_membership(caller.organization_id, caller.user.id)
+    let found = find_live_membership(organization_id, user_id)
         // An inner join: PostgreSQL locks no row on the nullable side of an outer one.
         .inner_join(organization::Entity)
         .select_also(organization::Entity)

@@ -29,7 +29,8 @@ pub struct AuditEntry {
     target: AuditTarget,
     before: Option<Value>,
     after: Option<Value>,
-    /// The request the change is made for, whose id and client address the entry keeps.
+    /// The request the change was made for, when not the one being served as it is recorded
+    /// (a batch's task records the entries of several requests).
     request: Option<RequestContext>,
 }
 
@@ -47,7 +48,7 @@ impl AuditEntry {
             target,
             before: None,
             after: None,
-            request: request_context::current(),
+            request: None,
         }
     }
 
@@ -61,8 +62,8 @@ impl AuditEntry {
         self
     }
 
-    /// The entry of a change made for `request` rather than the request being served (a batch's
-    /// task does the work of several).
+    /// The entry of a change made for `request` rather than the request being served when it
+    /// is recorded (a batch's task does the work of several).
     pub fn made_in(mut self, request: Option<RequestContext>) -> AuditEntry {
         self.request = request;
         self
@@ -70,7 +71,8 @@ impl AuditEntry {
 }
 
 /// Writes `entries` through `db` (the change's transaction), stamped with the time, and each with
-/// the id and client address of the request it was made in.
+/// the id and client address of the request it was made in: the one being served, unless it
+/// says otherwise (`made_in`).
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     entries: impl IntoIterator<Item = AuditEntry>,
@@ -87,13 +89,16 @@ pub async fn record<C: ConnectionTrait>(
 
 fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::ActiveModel> {
     let at = now();
+    let served = request_context::current();
     entries
         .into_iter()
         .map(|entry| {
             let (target_type, target_id) = entry.target.parts();
             let (request_id, client_address) = entry
                 .request
-                .map(|request| (Some(request.id), request.client_address))
+                .as_ref()
+                .or(served.as_ref())
+                .map(|request| (Some(request.id.clone()), request.client_address.clone()))
                 .unwrap_or_default();
             audit_event::ActiveModel {
                 organization_id: Set(entry.organization_id),

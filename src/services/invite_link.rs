@@ -28,15 +28,9 @@ pub async fn current(state: &AppState, caller: &Caller) -> Result<organization::
 }
 
 /// One caller's link resets of one organization, run in batches keyed by (organization, user)
-/// (see `crate::batches`).
-pub type LinkResets = Batches<(i32, i32), ResetRequest, Result<organization::Model, ApiError>>;
-
-/// A reset waiting for its batch.
-pub struct ResetRequest {
-    caller: Caller,
-    /// Its request, for the audit entry (which the batch's task records for it).
-    context: Option<RequestContext>,
-}
+/// (see `crate::batches`); each waits with its request, for its audit entry.
+pub type LinkResets =
+    Batches<(i32, i32), Option<RequestContext>, Result<organization::Model, ApiError>>;
 
 /// Replaces the link token; the old one stops working for every instance at once, because
 /// signup looks the token up in the shared database. The caller's resets of this organization
@@ -45,50 +39,43 @@ pub struct ResetRequest {
 pub async fn reset(state: &AppState, caller: &Caller) -> Result<organization::Model, ApiError> {
     // Refused at once, without waiting for a batch, if the role read with the caller cannot.
     managing_now(state, caller).await?;
-    let key = (caller.organization_id, caller.user.id);
-    let request = ResetRequest {
-        caller: caller.clone(),
-        context: request_context::current(),
-    };
+    let (organization_id, user_id) = (caller.organization_id, caller.user.id);
     let writes = state.writes.clone();
-    let run = move |batch| reset_together(writes.clone(), batch);
+    let run = move |requests| reset_together(writes.clone(), organization_id, user_id, requests);
     let organization = state
         .link_resets
-        .join(key, request, run)
+        .join((organization_id, user_id), request_context::current(), run)
         .await
         .unwrap_or_else(|| Err(ApiError::Internal("a batch of link resets failed".into())))?;
-    log::info!(
-        "user {} reset the invite link of organization {}",
-        caller.user.id,
-        organization.id
-    );
+    log::info!("user {user_id} reset the invite link of organization {organization_id}");
     Ok(organization)
 }
 
-/// Runs one caller's waiting resets in one transaction, in order: each replaces the link the
-/// one before made, and records so. The caller's membership and the organization's row are
-/// locked first (PostgreSQL, MariaDB; SQLite's single writer serialises anyway), so that
-/// another caller's resets wait and record the last link this batch made as the one they
-/// replaced, and a change to the caller's role waits for the batch.
+/// Runs the waiting resets of `user_id` in `organization_id`, one per request of `requests`,
+/// in one transaction, in order: each replaces the link the one before made, and records so.
+/// The caller's membership and the organization's row are locked first (PostgreSQL, MariaDB;
+/// SQLite's single writer serialises anyway), so that another caller's resets wait and record
+/// the last link this batch made as the one they replaced, and a change to the caller's role
+/// waits for the batch.
 async fn reset_together(
     writes: Writes,
-    batch: Vec<ResetRequest>,
+    organization_id: i32,
+    user_id: i32,
+    requests: Vec<Option<RequestContext>>,
 ) -> Vec<Result<organization::Model, ApiError>> {
-    let size = batch.len();
+    let size = requests.len();
     let outcome = writes
         .run(move |txn| {
             Box::pin(async move {
-                let Some(caller) = batch.first().map(|request| &request.caller) else {
-                    return Ok(Vec::new());
-                };
-                let (_, mut organization) = managing_own_organization_row(txn, caller).await?;
-                let mut replaced = Vec::with_capacity(batch.len());
-                let mut entries = Vec::with_capacity(batch.len());
-                for request in &batch {
+                let (_, mut organization) =
+                    managing_own_organization_row(txn, organization_id, user_id).await?;
+                let mut replaced = Vec::with_capacity(requests.len());
+                let mut entries = Vec::with_capacity(requests.len());
+                for request in requests {
                     let token = random_url_token();
-                    let entry = link_reset_entry(caller, &token)
+                    let entry = link_reset_entry(organization_id, user_id, &token)
                         .before(json!({ "link": fingerprint(&organization.invite_token) }))
-                        .made_in(request.context.clone());
+                        .made_in(request);
                     entries.push(entry);
                     organization.invite_token = token;
                     replaced.push(organization.clone());
@@ -114,13 +101,14 @@ fn link_update(organization_id: i32, token: &str) -> UpdateMany<organization::En
         .filter(organization::Column::Id.eq(organization_id))
 }
 
-/// The audit entry of a reset to `token`, without the link it replaced.
-fn link_reset_entry(caller: &Caller, token: &str) -> AuditEntry {
+/// The audit entry of `user_id`'s reset of `organization_id`'s link to `token`, without the
+/// link it replaced.
+fn link_reset_entry(organization_id: i32, user_id: i32, token: &str) -> AuditEntry {
     AuditEntry::new(
-        caller.organization_id,
+        organization_id,
         AuditAction::InviteLinkReset,
-        Some(caller.user.id),
-        AuditTarget::Organization(caller.organization_id),
+        Some(user_id),
+        AuditTarget::Organization(organization_id),
     )
     .after(json!({ "link": fingerprint(token) }))
 }

@@ -175,10 +175,10 @@ fn counted_members(
 /// and its count both read (`searched_once`). SQLite counted them as a window over the page's
 /// rows, which sorted every match with all its columns before the page was cut: for the search
 /// that finds 1,111 of 100,000 members the statement took 2.1-2.3 ms that way, 0.9-1.1 ms this
-/// way (BENCHMARKS.md, session 20). PostgreSQL planned the windowed query as if the page could stop early and read
-/// every membership (144 ms against 2 at 100,000 members), and a count in a subquery of its own
-/// searched a second time. MariaDB keeps that subquery: the common table expression, which it
-/// merges into both, took twice as long there (BENCHMARKS.md, session 15).
+/// way (BENCHMARKS.md, session 20). PostgreSQL planned the windowed query as if the page could
+/// stop early and read every membership (144 ms against 2 at 100,000 members), and a count in a
+/// subquery of its own searched a second time. MariaDB keeps that subquery: the common table
+/// expression, which it merges into both, took twice as long there (BENCHMARKS.md, session 15).
 async fn search_page(
     state: &AppState,
     organization_id: i32,
