@@ -77,10 +77,14 @@ pub fn context_for(req: &ServiceRequest, trust_forwarded_for: bool) -> RequestCo
     let forwarded = trust_forwarded_for
         .then(|| forwarded_client(req.headers().get_all("x-forwarded-for")))
         .flatten();
-    let client = forwarded.or_else(|| req.peer_addr().map(|peer| peer.to_string()));
+    // The peer's IP is written straight from its address; only a forwarded one is parsed.
+    let client = match forwarded {
+        Some(address) => Some(ip_only(&address)),
+        None => req.peer_addr().map(|peer| peer.ip().to_string()),
+    };
     RequestContext {
         id: choose(req.headers().get(HEADER)),
-        client_address: client.map(|address| ip_only(&address)),
+        client_address: client,
     }
 }
 

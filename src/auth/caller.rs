@@ -17,7 +17,6 @@ use sea_orm::{
     QueryTrait, RelationTrait, SelectorRaw, Statement, Value,
 };
 
-use crate::auth::TokenType;
 use crate::entities::timestamp::parse_sqlx_sqlite_text;
 use crate::entities::{membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
@@ -47,9 +46,9 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("state missing".into()))?;
             let token = token?;
-            let claims = state.jwt.verify(&token, TokenType::Access)?;
+            let access = state.jwt.verify_access(&token)?;
             let (user, membership, organization) =
-                user_with_membership(&state, claims.user_id()?, claims.org)
+                user_with_membership(&state, access.user_id, access.organization_id)
                     .await?
                     .ok_or_else(|| {
                         ApiError::new(
@@ -59,7 +58,7 @@ impl FromRequest for Caller {
                     })?;
             Ok(Caller {
                 user,
-                organization_id: claims.org,
+                organization_id: access.organization_id,
                 membership,
                 organization,
             })

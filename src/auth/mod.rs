@@ -3,6 +3,7 @@
 pub mod caller;
 pub mod jwt;
 pub mod password;
+pub mod verified_tokens;
 
 pub use caller::Caller;
 pub use jwt::{Claims, JwtKeys, TokenType};
