@@ -116,6 +116,7 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
         )),
         link_resets: Arc::default(),
         inline_reads: None,
+        caller_reads: None,
         settings,
     }))
 }

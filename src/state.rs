@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 
 use crate::auth::JwtKeys;
+use crate::auth::caller_reads::CallerReads;
 use crate::idempotency::IdempotencySecret;
 use crate::inline_reads::InlineReader;
 use crate::rate_limit::RateLimits;
@@ -43,6 +44,9 @@ pub struct AppState {
     /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
     /// thread (`inline_reads`); `None` elsewhere and outside the workers.
     pub inline_reads: Option<Arc<InlineReader>>,
+    /// On PostgreSQL, the HTTP worker's caller reads, made together (`auth::caller_reads`);
+    /// `None` elsewhere and outside the workers.
+    pub caller_reads: Option<Arc<CallerReads>>,
 }
 
 impl AppState {
@@ -52,11 +56,14 @@ impl AppState {
         // Never SQLite's writer (whose workers share it), so no CPU to keep it on.
         let writes =
             Writes::new(db.clone(), None).map_err(|error| DbErr::Custom(error.to_string()))?;
+        let caller_reads = (db.get_database_backend() == DbBackend::Postgres)
+            .then(|| Arc::new(CallerReads::default()));
         Ok(AppState {
             writes,
             db: db.clone(),
             reads: db.clone(),
             searches: db,
+            caller_reads,
             ..self.clone()
         })
     }

@@ -17,6 +17,7 @@ use sea_orm::{
     QueryTrait, RelationTrait, SelectorRaw, Statement, Value,
 };
 
+use super::caller_reads::read_together;
 use crate::entities::timestamp::parse_sqlx_sqlite_text;
 use crate::entities::{membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
@@ -67,7 +68,7 @@ impl FromRequest for Caller {
 }
 
 /// A user, their live membership in an organization, and that organization.
-type CallerRow = (
+pub(super) type CallerRow = (
     user::Model,
     Option<membership::Model>,
     Option<organization::Model>,
@@ -75,7 +76,8 @@ type CallerRow = (
 
 /// The user, their live membership in `organization_id` and the organization, in one query (LEFT
 /// JOINs whose condition names the organization, so a user without one still comes back). On
-/// SQLite read on the worker's own thread when it can be (`inline_reads`), else through the pool.
+/// SQLite read on the worker's own thread when it can be (`inline_reads`), on PostgreSQL
+/// together with the worker's other callers (`caller_reads`), else through the pool.
 async fn user_with_membership(
     state: &AppState,
     user_id: i32,
@@ -87,6 +89,14 @@ async fn user_with_membership(
             Ok(row) => return Ok(row),
             Err(error) => log::debug!("the caller is read through the pool: {error}"),
         }
+    }
+    if let Some(caller_reads) = &state.caller_reads {
+        let reads = state.reads.clone();
+        let run = move |wanted| read_together(reads.clone(), wanted);
+        return caller_reads
+            .join((), (user_id, organization_id), run)
+            .await
+            .unwrap_or_else(|| Err(ApiError::Internal("a batch of caller reads failed".into())));
     }
     let statement = caller_statement(state.reads.get_database_backend(), user_id, organization_id);
     let row = SelectorRaw::<sea_orm::SelectModel<DecodedCaller>>::from_statement(statement)
@@ -129,7 +139,7 @@ fn caller_statement(backend: DbBackend, user_id: i32, organization_id: i32) -> S
 }
 
 /// The caller query's SQL for `backend`, written by sea-query on first use and kept.
-fn caller_sql(backend: DbBackend) -> &'static str {
+pub(super) fn caller_sql(backend: DbBackend) -> &'static str {
     static SQL: [OnceLock<String>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let slot = match backend {
         DbBackend::Postgres => 0,
@@ -140,7 +150,7 @@ fn caller_sql(backend: DbBackend) -> &'static str {
 }
 
 /// A caller row decoded as `find_also` decodes one (`SelectThreeModel`).
-struct DecodedCaller(CallerRow);
+pub(super) struct DecodedCaller(pub(super) CallerRow);
 
 impl FromQueryResult for DecodedCaller {
     fn from_query_result(row: &QueryResult, _prefix: &str) -> Result<Self, DbErr> {

@@ -1,6 +1,7 @@
 //! Who the caller is: JWT keys and claims, password hashing, and the authenticated-caller extractor.
 
 pub mod caller;
+pub mod caller_reads;
 pub mod jwt;
 pub mod password;
 pub mod verified_tokens;

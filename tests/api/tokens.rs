@@ -239,3 +239,51 @@ async fn a_password_hashed_with_older_parameters_logs_in_and_is_hashed_anew() {
     app.login("owner@example.org").await;
     assert_eq!(stored().await, renewed, "a current hash is kept");
 }
+
+/// Many callers at once each get their own user and organization, whether a request's caller
+/// is read alone or (PostgreSQL) with others in one query: two Owners of two organizations and
+/// pending members, each asking several times at once.
+#[tokio::test]
+async fn callers_asking_at_once_are_each_told_who_they_are() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    app.bootstrap("other-owner@example.org", "Other").await;
+    let other = app.login("other-owner@example.org").await;
+    let mut sessions = vec![owner, other];
+    for n in 0..4 {
+        let email = format!("pending{n}@example.org");
+        sessions.push(app.join_via_link(&sessions[0], &email).await);
+    }
+    let links = futures_util::future::join_all(
+        sessions[..2]
+            .iter()
+            .cycle()
+            .take(8)
+            .map(|session| app.invite_token(session)),
+    );
+    let whoamis = futures_util::future::join_all(
+        sessions
+            .iter()
+            .cycle()
+            .take(24)
+            .map(|session| app.whoami(&session.access)),
+    );
+    let (links, whoamis) = tokio::join!(links, whoamis);
+    let own_link = [
+        app.invite_token(&sessions[0]).await,
+        app.invite_token(&sessions[1]).await,
+    ];
+    assert_ne!(own_link[0], own_link[1]);
+    for (n, link) in links.iter().enumerate() {
+        assert_eq!(
+            link,
+            &own_link[n % 2],
+            "request {n}: its own organization's link"
+        );
+    }
+    for (n, me) in whoamis.iter().enumerate() {
+        let session = &sessions[n % sessions.len()];
+        assert_eq!(me["id"], session.user_id, "request {n}: its own user");
+        assert_eq!(me["active_organization"], session.organization_id);
+    }
+}
