@@ -44,12 +44,15 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        // Only reads' callers are read in batches: a write's caller, read alone, does not wait
+        // behind a batch (role changes queued in turns lost a quarter of their rate to it).
+        let in_batch = req.method().is_safe();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::Internal("state missing".into()))?;
             let token = token?;
             let access = state.jwt.verify_access(&token)?;
             let (user, membership, organization) =
-                user_with_membership(&state, access.user_id, access.organization_id)
+                user_with_membership(&state, access.user_id, access.organization_id, in_batch)
                     .await?
                     .ok_or_else(|| {
                         ApiError::new(
@@ -76,12 +79,14 @@ pub(super) type CallerRow = (
 
 /// The user, their live membership in `organization_id` and the organization, in one query (LEFT
 /// JOINs whose condition names the organization, so a user without one still comes back). On
-/// SQLite read on the worker's own thread when it can be (`inline_reads`), on PostgreSQL
-/// together with the worker's other callers (`caller_reads`), else through the pool.
+/// SQLite read on the worker's own thread when it can be (`inline_reads`), on PostgreSQL with
+/// `in_batch` together with the worker's other such callers (`caller_reads`), else
+/// through the pool.
 async fn user_with_membership(
     state: &AppState,
     user_id: i32,
     organization_id: i32,
+    in_batch: bool,
 ) -> Result<Option<CallerRow>, ApiError> {
     if let Some(inline) = &state.inline_reads {
         let sql = caller_sql(DbBackend::Sqlite);
@@ -90,7 +95,7 @@ async fn user_with_membership(
             Err(error) => log::debug!("the caller is read through the pool: {error}"),
         }
     }
-    if let Some(caller_reads) = &state.caller_reads {
+    if let Some(caller_reads) = state.caller_reads.as_ref().filter(|_| in_batch) {
         let reads = state.reads.clone();
         let run = move |wanted| read_together(reads.clone(), wanted);
         return caller_reads
