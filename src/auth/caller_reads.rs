@@ -4,7 +4,9 @@
 //! connections the service made as many of these reads as requests, each on its own
 //! connection. The reads that arrive while one is under way wait for it to finish and then go
 //! in one query (`crate::batches`), one row per distinct (user, organization); each request
-//! still reads what was committed before it arrived, since its query starts after it.
+//! still reads what was committed before it arrived, since its query starts after it. Only the
+//! callers of reads (GET, HEAD) go in batches: a write's caller read alone keeps role changes,
+//! which queue in turns, at their rate (BENCHMARKS.md, session 22).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
