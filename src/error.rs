@@ -243,6 +243,11 @@ impl ApiError {
         }
     }
 
+    /// This failure for each of `count` requests whose work failed together (a batch's).
+    pub fn shared_by<T>(&self, count: usize) -> Vec<Result<T, ApiError>> {
+        (0..count).map(|_| Err(self.shared())).collect()
+    }
+
     /// This failure again, for another of the requests whose work failed together (a batch's).
     /// A database error is kept as its message, and as a connection error if it was one.
     pub fn shared(&self) -> ApiError {

@@ -44,8 +44,8 @@ pub struct AppState {
     /// On SQLite, the HTTP worker's connection for the caller's read, made on the worker's own
     /// thread (`inline_reads`); `None` elsewhere and outside the workers.
     pub inline_reads: Option<Arc<InlineReader>>,
-    /// On PostgreSQL, the HTTP worker's caller reads, made together (`auth::caller_reads`);
-    /// `None` elsewhere and outside the workers.
+    /// On PostgreSQL, the caller reads of the HTTP worker's GET requests, made together
+    /// (`auth::caller_reads`); `None` elsewhere and outside the workers.
     pub caller_reads: Option<Arc<CallerReads>>,
 }
 

@@ -1,4 +1,4 @@
-//! PostgreSQL: the callers of one HTTP worker's requests read together. Every authenticated
+//! PostgreSQL: the callers of one HTTP worker's GET requests read together. Every authenticated
 //! request reads its caller (user, membership, organization) before anything else, and on
 //! PostgreSQL a query costs a round trip and a backend's wake-up whatever it reads: at 32
 //! connections the service made as many of these reads as requests, each on its own
@@ -37,10 +37,7 @@ pub async fn read_together(
             .iter()
             .map(|key| Ok(found.get(key).cloned()))
             .collect(),
-        Err(error) => {
-            let error = ApiError::from(error);
-            wanted.iter().map(|_| Err(error.shared())).collect()
-        }
+        Err(error) => ApiError::from(error).shared_by(wanted.len()),
     }
 }
 
@@ -51,14 +48,8 @@ async fn read_distinct(
     let mut distinct = wanted.to_vec();
     distinct.sort_unstable();
     distinct.dedup();
-    // Integer arrays in PostgreSQL's text form (`{1,2}`), cast by the query: one statement
-    // for any number of callers, so it is prepared once per connection.
-    let array = |ids: &mut dyn Iterator<Item = i32>| {
-        let listed: Vec<String> = ids.map(|id| id.to_string()).collect();
-        format!("{{{}}}", listed.join(","))
-    };
-    let users = array(&mut distinct.iter().map(|&(user, _)| user));
-    let organizations = array(&mut distinct.iter().map(|&(_, organization)| organization));
+    let users = int_array(distinct.iter().map(|&(user, _)| user));
+    let organizations = int_array(distinct.iter().map(|&(_, organization)| organization));
     let statement = Statement::from_sql_and_values(
         DbBackend::Postgres,
         batched_sql(),
@@ -75,6 +66,13 @@ async fn read_distinct(
         found.insert(key, caller);
     }
     Ok(found)
+}
+
+/// Integers in PostgreSQL's array text form (`{1,2}`), which the query casts: one statement for
+/// any number of callers, so it is prepared once per connection.
+fn int_array(ids: impl Iterator<Item = i32>) -> String {
+    let listed: Vec<String> = ids.map(|id| id.to_string()).collect();
+    format!("{{{}}}", listed.join(","))
 }
 
 /// The caller query's columns (as `caller_sql` has sea-query write them, `A_`, `B_`, `C_`),

@@ -67,12 +67,14 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
-        let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(i64::MAX);
         JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
-            verified: Arc::new(VerifiedTokens::new(verified_tokens::CAPACITY, leeway)),
+            verified: Arc::new(VerifiedTokens::new(
+                verified_tokens::CAPACITY,
+                LEEWAY_SECONDS,
+            )),
         }
     }
 

@@ -36,10 +36,11 @@ pub struct VerifiedTokens {
 pub const CAPACITY: usize = 4096;
 
 impl VerifiedTokens {
-    pub fn new(capacity: usize, leeway_seconds: i64) -> VerifiedTokens {
+    /// `leeway_seconds` as the full check is given it (`Validation::leeway`).
+    pub fn new(capacity: usize, leeway_seconds: u64) -> VerifiedTokens {
         VerifiedTokens {
             entries: Mutex::new(LruCache::new(capacity)),
-            leeway_seconds,
+            leeway_seconds: i64::try_from(leeway_seconds).unwrap_or(i64::MAX),
         }
     }
 

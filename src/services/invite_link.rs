@@ -90,7 +90,7 @@ async fn reset_together(
         .await;
     match outcome {
         Ok(replaced) => replaced.into_iter().map(Ok).collect(),
-        Err(error) => (0..size).map(|_| Err(error.shared())).collect(),
+        Err(error) => error.shared_by(size),
     }
 }
 
