@@ -6,7 +6,7 @@
 # $smoke (1: no warm-up second), $results, and $wrk_options (extra wrk options, may be empty).
 
 # Sets $db, $members, $duration, $connections, $smoke and $profile from the options
-# [--db sqlite|postgres] [--members N] [--duration 15s] [--smoke].
+# [--db sqlite|postgres|mariadb] [--members N] [--duration 15s] [--smoke].
 parse_options() {
   db=sqlite members=1000 duration=15s connections=32 smoke=0 profile=release
   while [ $# -gt 0 ]; do
@@ -19,7 +19,7 @@ parse_options() {
     esac
   done
   profile=${BENCH_PROFILE:-$profile}
-  case "$db" in sqlite | postgres) ;; *) echo "--db sqlite or postgres" >&2; exit 2 ;; esac
+  case "$db" in sqlite | postgres | mariadb) ;; *) echo "--db sqlite, postgres or mariadb" >&2; exit 2 ;; esac
 }
 
 # Installs wrk and jq from Debian's packages when they are missing.

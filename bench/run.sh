@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks org-members with wrk on loopback. See bench/README.md.
-#   bench/run.sh [--db sqlite|postgres] [--members N] [--duration 15s] [--smoke]
+#   bench/run.sh [--db sqlite|postgres|mariadb] [--members N] [--duration 15s] [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -19,17 +19,36 @@ sink=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null || true
   [ -n "$sink" ] && kill "$sink" 2>/dev/null || true
-  if [ "$db" = postgres ]; then psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" >/dev/null 2>&1 || true; fi
+  drop_server_database >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 echo "bench: working in $work" >&2
 
+# The database servers' (PostgreSQL, MariaDB) bench database, om_bench: dropped before and after.
+drop_server_database() {
+  case "$db" in
+    postgres) psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" ;;
+    mariadb) mariadb -h 127.0.0.1 -u root -e "drop database if exists om_bench" ;;
+  esac
+}
+# query SQL: one value from the bench database.
+query() {
+  case "$db" in
+    sqlite) sqlite3 "$work/bench.sqlite3" "$1" ;;
+    postgres) psql -h 127.0.0.1 -U postgres -d om_bench -Atc "$1" ;;
+    mariadb) mariadb -h 127.0.0.1 -u root -N -B om_bench -e "$1" ;;
+  esac
+}
 case "$db" in
   sqlite) export DATABASE_URL="sqlite://$work/bench.sqlite3?mode=rwc" ;;
   postgres)
-    psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" >/dev/null
+    drop_server_database >/dev/null
     psql -q -h 127.0.0.1 -U postgres -d test -c "create database om_bench" >/dev/null
     export DATABASE_URL="postgres://postgres@127.0.0.1:5432/om_bench" ;;
+  mariadb)
+    drop_server_database
+    mariadb -h 127.0.0.1 -u root -e "create database om_bench"
+    export DATABASE_URL="mysql://root@127.0.0.1:3306/om_bench" ;;
 esac
 export PORT=$port ACCESS_TOKEN_TTL=2h RUST_LOG=warn JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 # wrk logs in thousands of times from one address as one person: the rate limits would answer
@@ -97,10 +116,7 @@ kill "$server"; wait "$server" 2>/dev/null || true; server=""
 python3 bench/smtp_sink.py "$smtp_port" "$work/sent.count" 2>/dev/null &
 sink=$!
 sleep 0.5
-queued=$(case "$db" in
-  sqlite) sqlite3 "$work/bench.sqlite3" "select count(*) from email_outbox where status = 'queued'" ;;
-  postgres) psql -h 127.0.0.1 -U postgres -d om_bench -Atc "select count(*) from email_outbox where status = 'queued'" ;;
-esac)
+queued=$(query "select count(*) from email_outbox where status = 'queued'")
 export SMTP_URL="smtp://127.0.0.1:$smtp_port" EMAIL_CONCURRENCY=8 EMAIL_POLL_INTERVAL=1s
 drain_limit=$([ "$smoke" = 1 ] && echo 200 || echo 1000)
 start_server
