@@ -237,3 +237,48 @@ async fn the_running_service_delivers_invitations_by_itself() {
     assert_eq!(sink.received().len(), 1);
     assert_eq!(sink.received()[0].to, ["auto@example.org"]);
 }
+
+#[tokio::test]
+async fn a_message_whose_sender_stopped_mid_send_goes_out_once_its_lease_runs_out() {
+    use org_members::entities::email_outbox;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter};
+
+    let app = spawn_app().await;
+    let sink = SmtpSink::start();
+    let owner = app.owner().await;
+    let body = app
+        .invite(&owner, json!(["stranded@example.org"]), "AN")
+        .await;
+    app.invite(&owner, json!(["waiting@example.org"]), "AN")
+        .await;
+    // As a sender leaves it that claimed the first message and stopped before it sent it.
+    let stranded = email_outbox::Entity::find()
+        .filter(email_outbox::Column::Recipient.eq("stranded@example.org"))
+        .one(&app.state.db)
+        .await
+        .expect("query")
+        .expect("row");
+    let mut claimed: email_outbox::ActiveModel = stranded.into();
+    claimed.status = Set("sending".into());
+    claimed.attempts = Set(1);
+    claimed.claimed_until = Set(Some(later(0) + chrono::Duration::minutes(5)));
+    claimed.update(&app.state.db).await.expect("claim");
+
+    let sender = app.sender(&sink.url());
+    let report = sender.deliver_due(later(0)).await.expect("pass");
+    assert_eq!(report.sent, 1, "the claim still holds: only the other goes");
+    assert_eq!(sink.received()[0].to, ["waiting@example.org"]);
+
+    let report = sender.deliver_due(later(1)).await.expect("pass");
+    assert_eq!(
+        report.sent, 1,
+        "the lease ran out: the message is taken over"
+    );
+    assert_eq!(sink.received().len(), 2);
+    assert_eq!(sink.received()[1].to, ["stranded@example.org"]);
+    let state = delivery(&app, &owner, &body).await;
+    assert_eq!(
+        (state["state"].as_str(), state["attempts"].as_i64()),
+        (Some("sent"), Some(2))
+    );
+}
