@@ -19,16 +19,16 @@ sink=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null || true
   [ -n "$sink" ] && kill "$sink" 2>/dev/null || true
-  drop_server_database >/dev/null 2>&1 || true
+  [ "$db" = sqlite ] || server_sql "drop database if exists om_bench" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 echo "bench: working in $work" >&2
 
-# The database servers' (PostgreSQL, MariaDB) bench database, om_bench: dropped before and after.
-drop_server_database() {
+# server_sql SQL: runs SQL on the database server (PostgreSQL, MariaDB), outside om_bench.
+server_sql() {
   case "$db" in
-    postgres) psql -q -h 127.0.0.1 -U postgres -d test -c "drop database if exists om_bench" ;;
-    mariadb) mariadb -h 127.0.0.1 -u root -e "drop database if exists om_bench" ;;
+    postgres) PGOPTIONS=--client-min-messages=warning psql -q -h 127.0.0.1 -U postgres -d test -c "$1" ;;
+    mariadb) mariadb -h 127.0.0.1 -u root -e "$1" ;;
   esac
 }
 # query SQL: one value from the bench database.
@@ -41,15 +41,13 @@ query() {
 }
 case "$db" in
   sqlite) export DATABASE_URL="sqlite://$work/bench.sqlite3?mode=rwc" ;;
-  postgres)
-    drop_server_database >/dev/null
-    psql -q -h 127.0.0.1 -U postgres -d test -c "create database om_bench" >/dev/null
-    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/om_bench" ;;
-  mariadb)
-    drop_server_database
-    mariadb -h 127.0.0.1 -u root -e "create database om_bench"
-    export DATABASE_URL="mysql://root@127.0.0.1:3306/om_bench" ;;
+  postgres) export DATABASE_URL="postgres://postgres@127.0.0.1:5432/om_bench" ;;
+  mariadb) export DATABASE_URL="mysql://root@127.0.0.1:3306/om_bench" ;;
 esac
+if [ "$db" != sqlite ]; then
+  server_sql "drop database if exists om_bench" >/dev/null
+  server_sql "create database om_bench" >/dev/null
+fi
 export PORT=$port ACCESS_TOKEN_TTL=2h RUST_LOG=warn JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 # wrk logs in thousands of times from one address as one person: the rate limits would answer
 # 429 to nearly all of it. The benchmark measures the endpoints; the limits have their own tests.

@@ -127,9 +127,7 @@ impl EmailSender {
             if stop.is_some_and(|stop| *stop.borrow()) {
                 return Ok(report);
             }
-            let candidates = self
-                .due_ids(now, u64::try_from(concurrency).unwrap_or(1))
-                .await?;
+            let candidates = self.due_ids(now, concurrency).await?;
             if candidates.is_empty() {
                 return Ok(report);
             }
@@ -159,19 +157,19 @@ impl EmailSender {
     /// than `limit` rows: as one query with an OR, the databases sorted every due message to
     /// find the first few, and with a large queue that was the sender's cost (MariaDB 1.6 s a
     /// batch with 120,000 queued; BENCHMARKS.md, session 23).
-    async fn due_ids(&self, now: NaiveDateTime, limit: u64) -> Result<Vec<i32>, DbErr> {
-        let first_ids = |condition: Condition, limit: u64| {
+    async fn due_ids(&self, now: NaiveDateTime, limit: usize) -> Result<Vec<i32>, DbErr> {
+        let first_ids = |condition: Condition, limit: usize| {
             email_outbox::Entity::find()
                 .select_only()
                 .column(email_outbox::Column::Id)
                 .filter(condition)
                 .order_by_asc(email_outbox::Column::NextAttemptAt)
-                .limit(limit)
+                .limit(u64::try_from(limit).unwrap_or(u64::MAX))
                 .into_tuple::<i32>()
                 .all(&self.state.background)
         };
         let mut ids = first_ids(lease_ran_out(now), limit).await?;
-        let left = limit.saturating_sub(ids.len() as u64);
+        let left = limit.saturating_sub(ids.len());
         if left > 0 {
             ids.extend(first_ids(queued_and_due(now), left).await?);
         }

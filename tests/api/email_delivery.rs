@@ -1,8 +1,11 @@
 //! The outbox and the sender: nothing is lost when SMTP is down, refusing or unreachable, and two
-//! senders on one database deliver each message once.
+//! senders on one database deliver each message once, nor does a sender that stops mid-send lose
+//! its messages.
 
+use org_members::email::outbox::SENDING;
+use org_members::entities::email_outbox;
 use reqwest::StatusCode;
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, json_body, spawn_app, spawn_app_with, spawn_sibling};
@@ -82,7 +85,7 @@ async fn a_refusing_smtp_server_delays_delivery_and_loses_nothing() {
     assert_eq!(log["results"][0]["after"]["attempts"], 2);
     let received = sink.received();
     assert_eq!(received.len(), 1);
-    let stored = org_members::entities::email_outbox::Entity::find()
+    let stored = email_outbox::Entity::find()
         .one(&app.state.db)
         .await
         .expect("query")
@@ -240,16 +243,15 @@ async fn the_running_service_delivers_invitations_by_itself() {
 
 #[tokio::test]
 async fn a_message_whose_sender_stopped_mid_send_goes_out_once_its_lease_runs_out() {
-    use org_members::entities::email_outbox;
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, QueryFilter};
-
     let app = spawn_app().await;
     let sink = SmtpSink::start();
     let owner = app.owner().await;
     let body = app
-        .invite(&owner, json!(["stranded@example.org"]), "AN")
-        .await;
-    app.invite(&owner, json!(["waiting@example.org"]), "AN")
+        .invite(
+            &owner,
+            json!(["stranded@example.org", "waiting@example.org"]),
+            "AN",
+        )
         .await;
     // As a sender leaves it that claimed the first message and stopped before it sent it.
     let stranded = email_outbox::Entity::find()
@@ -259,7 +261,7 @@ async fn a_message_whose_sender_stopped_mid_send_goes_out_once_its_lease_runs_ou
         .expect("query")
         .expect("row");
     let mut claimed: email_outbox::ActiveModel = stranded.into();
-    claimed.status = Set("sending".into());
+    claimed.status = Set(SENDING.into());
     claimed.attempts = Set(1);
     claimed.claimed_until = Set(Some(later(0) + chrono::Duration::minutes(5)));
     claimed.update(&app.state.db).await.expect("claim");
