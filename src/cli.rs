@@ -104,7 +104,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Migrate => {
             let db = crate::db::connect(&Settings::from_env()?).await?;
-            crate::db::migrate(&db).await?;
+            db.migrate().await?;
             println!("migrations applied");
             Ok(())
         }

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use sea_orm::{DbErr, RuntimeErr};
+use sea_orm::DbErr;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -243,35 +243,6 @@ impl ApiError {
         }
     }
 
-    /// This failure for each of `count` requests whose work failed together (a batch's).
-    pub fn shared_by<T>(&self, count: usize) -> Vec<Result<T, ApiError>> {
-        (0..count).map(|_| Err(self.shared())).collect()
-    }
-
-    /// This failure again, for another of the requests whose work failed together (a batch's).
-    /// A database error is kept as its message, and as a connection error if it was one.
-    pub fn shared(&self) -> ApiError {
-        match self {
-            ApiError::Problem {
-                code,
-                detail,
-                errors,
-            } => ApiError::Problem {
-                code: *code,
-                detail: detail.clone(),
-                errors: errors.clone(),
-            },
-            ApiError::TooManyRequests { retry_after } => ApiError::TooManyRequests {
-                retry_after: *retry_after,
-            },
-            ApiError::Database(error) if is_connection_error(error) => {
-                ApiError::Database(DbErr::Conn(RuntimeErr::Internal(error.to_string())))
-            }
-            ApiError::Database(error) => ApiError::Internal(error.to_string()),
-            ApiError::Internal(message) => ApiError::Internal(message.clone()),
-        }
-    }
-
     /// The stable code this error renders with.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -306,7 +277,7 @@ impl ApiError {
             detail,
             code,
             errors,
-            request_id: crate::request_context::current_id(),
+            request_id: crate::http::request_context::current_id(),
         }
     }
 }
@@ -327,7 +298,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         if self.status_code().is_server_error() {
-            let id = crate::request_context::current_id().unwrap_or_default();
+            let id = crate::http::request_context::current_id().unwrap_or_default();
             log::error!("request {id} failed: {self}");
         }
         let mut response = HttpResponse::build(self.status_code());

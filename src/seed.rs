@@ -1,13 +1,17 @@
 //! Seeding a large organization quickly, for benchmarks: rows go in by the thousand through the
 //! same entities the service uses, and every seeded user shares one password hash (hashing each
-//! would take minutes and measure nothing).
+//! would take minutes and measure nothing). It writes through a connection of its own, outside
+//! the service's `Db`: bulk inserts and `VACUUM` are no request's business.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
 
 use crate::domain::invitation::{DeliveryState, InvitationStatus};
 use crate::domain::token::{random_url_token, token_hash};
-use crate::domain::{EmailAddress, Password, Role};
+use crate::domain::{EmailAddress, Password, Role, folded_name};
 use crate::entities::{invitation, membership, user};
 use crate::error::ApiError;
 use crate::services::{accounts, now};
@@ -35,11 +39,12 @@ pub async fn organization(
     let password = Password::parse(password.to_owned())
         .ok_or_else(|| ApiError::Internal("seed: bad password".into()))?;
     let (organization, owner) = accounts::bootstrap(state, email, password, "Benchmark").await?;
+    let db = Database::connect(state.settings.database_url.as_str()).await?;
     let shared_hash = owner.password_hash.clone();
     let tag = &random_url_token()[..8];
     for start in (0..members).step_by(BATCH) {
         let end = (start + BATCH).min(members);
-        let txn = state.db.begin().await?;
+        let txn = db.begin().await?;
         let at = now();
         let addresses: Vec<String> = (start..end)
             .map(|i| format!("member{i}.{tag}@bench.example.org").to_lowercase())
@@ -52,6 +57,7 @@ pub async fn organization(
                 username: Set(address.clone()),
                 first_name: Set(format!("First{i}")),
                 last_name: Set(format!("Last{i}")),
+                name_folded: Set(folded_name(&format!("First{i}"), &format!("Last{i}"))),
                 password_hash: Set(shared_hash.clone()),
                 active_organization_id: Set(Some(organization.id)),
                 date_joined: Set(at),
@@ -91,7 +97,7 @@ pub async fn organization(
         txn.commit().await?;
     }
     // The memberships above bypassed the per-role counts.
-    crate::services::member_counts::recount(&state.db, organization.id).await?;
+    crate::services::members::counts::recount(&db, organization.id).await?;
     for start in (0..invitations).step_by(BATCH) {
         let end = (start + BATCH).min(invitations);
         let at = now();
@@ -119,11 +125,9 @@ pub async fn organization(
                 ..Default::default()
             }
         });
-        invitation::Entity::insert_many(rows)
-            .exec(&state.db)
-            .await?;
+        invitation::Entity::insert_many(rows).exec(&db).await?;
     }
-    refresh_planner_statistics(state).await?;
+    refresh_planner_statistics(&db).await?;
     Ok(Seeded {
         organization_id: organization.id,
         owner_email: owner.email,
@@ -135,13 +139,12 @@ pub async fn organization(
 /// minute, but until then PostgreSQL plans for empty tables (and paged the members list through
 /// the wrong index) and each search reads the whole pending list; SQLite keeps no statistics
 /// until asked.
-async fn refresh_planner_statistics(state: &AppState) -> Result<(), ApiError> {
-    use sea_orm::{ConnectionTrait, DatabaseBackend};
-    let statement = match state.db.get_database_backend() {
+async fn refresh_planner_statistics(db: &DatabaseConnection) -> Result<(), ApiError> {
+    let statement = match db.get_database_backend() {
         DatabaseBackend::MySql => "ANALYZE TABLE users, memberships, invitations, member_counts",
         DatabaseBackend::Postgres => "VACUUM ANALYZE",
         _ => "ANALYZE",
     };
-    state.db.execute_unprepared(statement).await?;
+    db.execute_unprepared(statement).await?;
     Ok(())
 }

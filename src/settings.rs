@@ -53,10 +53,6 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
-    /// `PIN_THREADS`: on SQLite, keep each HTTP worker with its readers, and the writer with its
-    /// connection, on one CPU (`crate::affinity`); `false` lets them run anywhere, for a machine
-    /// whose other work keeps a CPU busy.
-    pub pin_threads: bool,
     /// `SMTP_URL`, lettre's URL form (`smtp://user:pass@host:587?tls=required`, `smtps://...`).
     /// Without it invitations stay queued.
     pub smtp_url: Option<Secret>,
@@ -103,7 +99,6 @@ impl Default for Settings {
             disable_signup_without_link: false,
             max_body_bytes: 256 * 1024,
             workers: None,
-            pin_threads: true,
             smtp_url: None,
             email_from: "org-members <no-reply@localhost>".to_owned(),
             email_max_attempts: 10,
@@ -211,9 +206,6 @@ impl Settings {
                     .filter(|n| (1..=256).contains(n))
                     .ok_or_else(|| invalid("WORKERS", "expected a number from 1 to 256"))?,
             );
-        }
-        if let Some(value) = get("PIN_THREADS") {
-            settings.pin_threads = parse_bool("PIN_THREADS", &value)?;
         }
         if let Some(url) = get("SMTP_URL") {
             lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
@@ -387,12 +379,6 @@ mod tests {
         assert!(settings.is_sqlite());
         assert_eq!((settings.host.as_str(), settings.port), ("127.0.0.1", 8080));
         assert!(!settings.disable_signup_without_link);
-        assert!(settings.pin_threads);
-        assert!(
-            !from(&[("PIN_THREADS", "false")])
-                .expect("valid")
-                .pin_threads
-        );
     }
 
     #[test]
@@ -408,7 +394,6 @@ mod tests {
             ("EMAIL_FROM", "not a mailbox"),
             ("INVITE_MAX_ADDRESSES", "0"),
             ("CORS_ALLOWED_ORIGINS", "https://app.example.org/path"),
-            ("PIN_THREADS", "sometimes"),
         ] {
             let error = from(&[(name, value)]).expect_err(name);
             assert_eq!(error.variable, name);

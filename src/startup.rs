@@ -3,7 +3,6 @@
 use std::future::ready;
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_cors::Cors;
 use actix_web::dev::{Server, Service};
@@ -11,32 +10,30 @@ use actix_web::middleware::{Condition, Logger};
 use actix_web::{App, HttpServer, web};
 use futures_util::TryFutureExt;
 use futures_util::future::Either;
-use sea_orm::DatabaseConnection;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::affinity;
 use crate::auth::JwtKeys;
-use crate::db::{self, WorkerConnections};
+use crate::db::{self, Db};
 use crate::domain::token::random_url_token;
 use crate::email::sender::EmailSender;
-use crate::idempotency::IdempotencySecret;
+use crate::http::extractors::{hostile_query, json_config, path_config, query_config};
+use crate::http::idempotency::IdempotencySecret;
+use crate::http::rate_limit::RateLimits;
+use crate::http::request_context;
 use crate::maintenance;
 use crate::openapi::ServedSpec;
-use crate::rate_limit::RateLimits;
-use crate::request_context;
-use crate::routes::extractors::{hostile_query, json_config, path_config, query_config};
 use crate::routes::fallback::{KnownRoutes, no_route};
 use crate::settings::Settings;
 use crate::state::AppState;
-use crate::turns::Turns;
-use crate::writes::Writes;
 
 /// A bound, ready-to-run service.
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// The email sender's and housekeeping's own connections (see `db::connect_background`).
+    background: Db,
 }
 
 impl Application {
@@ -47,10 +44,12 @@ impl Application {
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))?;
         let port = listener.local_addr()?.port();
         let server = server(listener, state.clone())?;
+        let background = db::connect_background(&state.settings, &state.db).await?;
         Ok(Application {
             port,
             server,
             state,
+            background,
         })
     }
 
@@ -67,9 +66,14 @@ impl Application {
     /// enabled) runs beside the server and finishes the message in flight before exiting.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let maintenance = tokio::spawn(maintenance::run(self.state.clone(), stopped.clone()));
+        let maintenance = tokio::spawn(maintenance::run(
+            self.state.rate_limits.clone(),
+            self.background.clone(),
+            stopped.clone(),
+        ));
         let sender = if self.state.settings.run_email_sender {
-            let sender = EmailSender::new(self.state.clone()).map_err(std::io::Error::other)?;
+            let sender = EmailSender::new(self.state.settings.clone(), self.background)
+                .map_err(std::io::Error::other)?;
             Some(tokio::spawn(sender.run(stopped)))
         } else {
             None
@@ -89,47 +93,26 @@ impl Application {
 /// Connects, migrates and resolves the JWT secret: everything a request or a command needs.
 pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, sea_orm::DbErr> {
     let db = db::connect(&settings).await?;
-    db::migrate(&db).await?;
-    let reads = db::connect_reads(&settings, &db).await?;
-    let searches = db::connect_searches(&settings, &reads).await?;
+    db.migrate().await?;
     let secret = jwt_secret(&db, &settings).await?;
-    let background = db::connect_background(&settings, &db).await?;
     if settings.smtp_url.is_some() && settings.public_url.is_none() {
         log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
     }
-    let backend = db.get_database_backend();
     Ok(web::Data::new(AppState {
-        writes: Writes::new(db.clone(), db::sqlite_writer_cpu(&settings)).map_err(|error| {
-            sea_orm::DbErr::Custom(format!("cannot start the database writer: {error}"))
-        })?,
         db,
-        reads,
-        searches,
-        background,
         jwt: JwtKeys::new(secret.as_bytes()),
         idempotency: IdempotencySecret::derive(secret.as_bytes()),
         rate_limits: Arc::new(RateLimits::new(&settings)),
-        trigram_counts: Arc::default(),
-        organization_writes: Arc::new(Turns::new(
-            backend,
-            db::worker_pool_size(&settings, workers(&settings)),
-        )),
-        link_resets: Arc::default(),
-        inline_reads: None,
-        caller_reads: None,
         settings,
     }))
 }
 
 /// `JWT_SECRET`, or the one kept in the database (generated once, shared by every instance).
-async fn jwt_secret(
-    db: &DatabaseConnection,
-    settings: &Settings,
-) -> Result<String, sea_orm::DbErr> {
+async fn jwt_secret(db: &Db, settings: &Settings) -> Result<String, sea_orm::DbErr> {
     if let Some(secret) = &settings.jwt_secret {
         return Ok(secret.expose().to_owned());
     }
-    let stored = db::instance_setting(db, db::JWT_SECRET_KEY).await?;
+    let stored = db::instance_setting(db.read(), db::JWT_SECRET_KEY).await?;
     if stored.is_none() {
         log::warn!(
             "JWT_SECRET is not set: generated one and stored it in the database; set JWT_SECRET to manage it yourself"
@@ -139,7 +122,10 @@ async fn jwt_secret(
         Some(secret) => Ok(secret),
         None => {
             let generated = format!("{}{}", random_url_token(), random_url_token());
-            db::claim_instance_setting(db, db::JWT_SECRET_KEY, generated).await
+            db.transaction(async |txn| {
+                db::claim_instance_setting(txn, db::JWT_SECRET_KEY, generated).await
+            })
+            .await
         }
     }
 }
@@ -147,41 +133,16 @@ async fn jwt_secret(
 /// Where the OpenAPI document is served, and where the docs UI loads it from.
 const SPEC_PATH: &str = "/api/openapi.json";
 
-/// The HTTP workers: `WORKERS`, or one per core.
-fn workers(settings: &Settings) -> usize {
-    settings.workers.unwrap_or_else(affinity::cores)
-}
-
 fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let spec = crate::openapi::spec();
     let routes = web::Data::new(KnownRoutes::from_spec(&spec));
     let served_spec = web::Data::new(ServedSpec::new(&spec).map_err(std::io::Error::other)?);
     drop(spec);
     let max_body = state.settings.max_body_bytes;
-    // Set explicitly (one per core unless `WORKERS` says otherwise): each worker's database pool
-    // takes its share of the connections by this count.
-    let workers = workers(&state.settings);
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
-    let next_worker = Arc::new(AtomicUsize::new(0));
+    let workers = state.settings.workers;
     let server = HttpServer::new(move || {
-        let index = next_worker.fetch_add(1, Ordering::Relaxed);
-        let worker_state =
-            db::worker_connections(&state.settings, workers, index).and_then(|connections| {
-                match connections {
-                    WorkerConnections::SqliteReaders { readers, inline } => {
-                        Ok(state.for_sqlite_worker(readers, inline))
-                    }
-                    WorkerConnections::Pool(pool) => state.for_worker(pool),
-                }
-            });
-        let state = match worker_state {
-            Ok(worker_state) => web::Data::new(worker_state),
-            Err(error) => {
-                log::warn!("this worker shares the start-up pool: {error}");
-                state.clone()
-            }
-        };
         App::new()
             .into_utoipa_app()
             .configure(crate::routes::configure)
@@ -222,7 +183,11 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
                     }),
             )
     });
-    Ok(server.workers(workers).listen(listener)?.run())
+    let server = match workers {
+        Some(workers) => server.workers(workers),
+        None => server,
+    };
+    Ok(server.listen(listener)?.run())
 }
 
 /// CORS for browser frontends on the allowed origins. A request from another origin simply gets
@@ -232,13 +197,13 @@ fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .allowed_header(crate::idempotency::HEADER)
+        .allowed_header(crate::http::idempotency::HEADER)
         .allowed_header(request_context::HEADER)
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,
             request_context::HEADER,
-            HeaderName::from_static(crate::idempotency::REPLAYED_HEADER),
+            HeaderName::from_static(crate::http::idempotency::REPLAYED_HEADER),
         ])
         .block_on_origin_mismatch(false)
         .max_age(3600);

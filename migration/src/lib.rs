@@ -11,6 +11,7 @@ mod m20261128_000002_audit_and_idempotency;
 mod m20261128_000003_member_counts;
 mod m20261128_000004_member_search;
 mod m20261201_000001_user_search_vocab;
+mod m20261206_000001_folded_names;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_member_counts::Migration),
             Box::new(m20261128_000004_member_search::Migration),
             Box::new(m20261201_000001_user_search_vocab::Migration),
+            Box::new(m20261206_000001_folded_names::Migration),
         ]
     }
 }

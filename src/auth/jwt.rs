@@ -1,12 +1,9 @@
 //! HS256 access and refresh tokens: what they carry and how they are checked.
 
-use std::sync::Arc;
-
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
-use super::verified_tokens::{self, Access, VerifiedTokens};
 use crate::domain::Role;
 use crate::error::{ApiError, ErrorCode};
 
@@ -46,14 +43,12 @@ impl Claims {
     }
 }
 
-/// Signing and verification keys derived from the one secret, and the access tokens they
-/// verified (shared by every clone).
+/// Signing and verification keys derived from the one secret.
 #[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    verified: Arc<VerifiedTokens>,
 }
 
 /// The clock skew allowed on `exp` and `nbf`, in seconds.
@@ -71,32 +66,12 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
-            verified: Arc::new(VerifiedTokens::new(
-                verified_tokens::CAPACITY,
-                LEEWAY_SECONDS,
-            )),
         }
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
             .map_err(|error| ApiError::Internal(format!("signing a token failed: {error}")))
-    }
-
-    /// The access an access token grants: `verify`'s answer, remembered for the token's next
-    /// requests until it expires (`verified_tokens`).
-    pub fn verify_access(&self, token: &str) -> Result<Access, ApiError> {
-        if let Some(access) = self.verified.get(token) {
-            return Ok(access);
-        }
-        let claims = self.verify(token, TokenType::Access)?;
-        let access = Access {
-            user_id: claims.user_id()?,
-            organization_id: claims.org,
-            expires_at: claims.exp,
-        };
-        self.verified.insert(token, access);
-        Ok(access)
     }
 
     /// Verifies signature, issuer, audience and expiry, and that the token is of `expected` type.
@@ -171,26 +146,6 @@ mod tests {
             .verify(&token, TokenType::Refresh)
             .expect_err("wrong type");
         assert_eq!(refused.code(), ErrorCode::TokenInvalid);
-    }
-
-    #[test]
-    fn verify_access_remembers_only_access_tokens_it_verified() {
-        let keys = keys();
-        let token = keys.sign(&claims(TokenType::Access)).expect("signs");
-        let access = keys.verify_access(&token).expect("verifies");
-        assert_eq!((access.user_id, access.organization_id), (7, 3));
-        assert_eq!(keys.clone().verify_access(&token).ok(), Some(access));
-        // The same claims with another signature are another token, checked from scratch.
-        let last = if token.ends_with('A') { "B" } else { "A" };
-        let forged = format!("{}{last}", &token[..token.len() - 1]);
-        let refused = keys.verify_access(&forged).expect_err("bad signature");
-        assert_eq!(refused.code(), ErrorCode::TokenInvalid);
-        let refresh = keys.sign(&claims(TokenType::Refresh)).expect("signs");
-        assert!(keys.verify_access(&refresh).is_err());
-        assert!(
-            keys.verify_access(&refresh).is_err(),
-            "not remembered either"
-        );
     }
 
     #[test]

@@ -35,17 +35,12 @@ fn hashing_threads() -> &'static Sender<Job> {
     JOBS.get_or_init(|| {
         let (sender, receiver) = channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
-        let cores = crate::affinity::cores();
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         for n in 0..cores {
             let receiver = Arc::clone(&receiver);
             let spawned = std::thread::Builder::new()
                 .name(format!("password-hash-{n}"))
-                .spawn(move || {
-                    // Started by the first request to hash, on an HTTP worker that keeps to one
-                    // CPU: the hashing threads share out every CPU instead.
-                    crate::affinity::unpin_current_thread();
-                    run_jobs(&receiver);
-                });
+                .spawn(move || run_jobs(&receiver));
             if let Err(error) = spawned {
                 log::error!("cannot start a password hashing thread: {error}");
             }

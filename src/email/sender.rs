@@ -11,19 +11,20 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use tokio::sync::watch;
 
 use super::backoff::retry_delay;
 use super::outbox::{FAILED, QUEUED, SENDING, SENT};
+use crate::db::Db;
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::DeliveryState;
 use crate::entities::{email_outbox, invitation};
 use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
-use crate::state::AppState;
+use crate::settings::Settings;
 
 /// How long a claim holds before another instance may take the message over (after a crash).
 const CLAIM_LEASE: ChronoDuration = ChronoDuration::minutes(5);
@@ -45,25 +46,26 @@ struct SendFailure {
 }
 
 pub struct EmailSender {
-    state: actix_web::web::Data<AppState>,
+    settings: Settings,
+    db: Db,
     transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
     from: Mailbox,
 }
 
 impl EmailSender {
     /// A sender for the configured `SMTP_URL` (none: messages stay queued).
-    pub fn new(state: actix_web::web::Data<AppState>) -> Result<EmailSender, String> {
-        let url = state
-            .settings
+    pub fn new(settings: Settings, db: Db) -> Result<EmailSender, String> {
+        let url = settings
             .smtp_url
             .as_ref()
             .map(|url| url.expose().to_owned());
-        EmailSender::with_smtp_url(state, url.as_deref())
+        EmailSender::with_smtp_url(settings, db, url.as_deref())
     }
 
     /// A sender for `smtp_url`, whatever the settings say (tests point it at their SMTP sink).
     pub fn with_smtp_url(
-        state: actix_web::web::Data<AppState>,
+        settings: Settings,
+        db: Db,
         smtp_url: Option<&str>,
     ) -> Result<EmailSender, String> {
         let transport = smtp_url
@@ -73,13 +75,13 @@ impl EmailSender {
                     .map_err(|error| format!("invalid SMTP_URL: {error}"))
             })
             .transpose()?;
-        let from = state
-            .settings
+        let from = settings
             .email_from
             .parse()
             .map_err(|error| format!("invalid EMAIL_FROM: {error}"))?;
         Ok(EmailSender {
-            state,
+            settings,
+            db,
             transport,
             from,
         })
@@ -96,7 +98,7 @@ impl EmailSender {
                 log::error!("email sender pass failed: {error}");
             }
             tokio::select! {
-                _ = tokio::time::sleep(self.state.settings.email_poll_interval) => {}
+                _ = tokio::time::sleep(self.settings.email_poll_interval) => {}
                 _ = shutdown.changed() => break,
             }
             if *shutdown.borrow() {
@@ -122,7 +124,7 @@ impl EmailSender {
         let Some(transport) = &self.transport else {
             return Ok(report);
         };
-        let concurrency = self.state.settings.email_concurrency;
+        let concurrency = self.settings.email_concurrency;
         loop {
             if stop.is_some_and(|stop| *stop.borrow()) {
                 return Ok(report);
@@ -166,7 +168,7 @@ impl EmailSender {
                 .order_by_asc(email_outbox::Column::NextAttemptAt)
                 .limit(u64::try_from(limit).unwrap_or(u64::MAX))
                 .into_tuple::<i32>()
-                .all(&self.state.background)
+                .all(self.db.read())
         };
         let mut ids = first_ids(lease_ran_out(now), limit).await?;
         let left = limit.saturating_sub(ids.len());
@@ -193,14 +195,16 @@ impl EmailSender {
                 Expr::col(email_outbox::Column::Attempts).add(1),
             )
             .filter(email_outbox::Column::Id.eq(id))
-            .filter(due(now))
-            .exec(&self.state.background)
+            .filter(due(now));
+        let updated = self
+            .db
+            .transaction(async move |txn| updated.exec(txn).await)
             .await?;
         if updated.rows_affected != 1 {
             return Ok(None);
         }
         email_outbox::Entity::find_by_id(id)
-            .one(&self.state.background)
+            .one(self.db.read())
             .await
     }
 
@@ -245,8 +249,7 @@ impl EmailSender {
         now: NaiveDateTime,
     ) -> Result<DeliveryState, DbErr> {
         let attempts = message.attempts;
-        let max_attempts =
-            i32::try_from(self.state.settings.email_max_attempts).unwrap_or(i32::MAX);
+        let max_attempts = i32::try_from(self.settings.email_max_attempts).unwrap_or(i32::MAX);
         let (state, error) = match outcome {
             Ok(()) => (DeliveryState::Sent, None),
             Err(failure) if failure.permanent || attempts >= max_attempts => {
@@ -274,7 +277,7 @@ impl EmailSender {
             DeliveryState::Queued => {
                 let delay = retry_delay(
                     u32::try_from(attempts).unwrap_or(1),
-                    self.state.settings.email_retry_base,
+                    self.settings.email_retry_base,
                 );
                 row.status = Set(QUEUED.to_owned());
                 row.next_attempt_at =
@@ -294,36 +297,39 @@ impl EmailSender {
             }
         }
         // The message, its invitation and the audit entry of a finished delivery change together.
-        let txn = self.state.background.begin().await?;
-        row.update(&txn).await?;
-        if let Some(invitation_id) = invitation_id {
-            invitation::Entity::update_many()
-                .col_expr(
-                    invitation::Column::DeliveryState,
-                    Expr::value(state.as_str()),
-                )
-                .col_expr(invitation::Column::DeliveryAttempts, Expr::value(attempts))
-                .col_expr(
-                    invitation::Column::DeliveryError,
-                    Expr::value(error.clone()),
-                )
-                .col_expr(
-                    invitation::Column::DeliveredAt,
-                    Expr::value((state == DeliveryState::Sent).then_some(now)),
-                )
-                .filter(invitation::Column::Id.eq(invitation_id))
-                .exec(&txn)
-                .await?;
-            let finished = match state {
-                DeliveryState::Sent => Some(AuditAction::InvitationDelivered),
-                DeliveryState::Failed => Some(AuditAction::InvitationDeliveryFailed),
-                DeliveryState::Queued | DeliveryState::NotSent => None,
-            };
-            if let Some(action) = finished {
-                record_delivery(&txn, invitation_id, action, attempts, error).await?;
-            }
-        }
-        txn.commit().await?;
+        self.db
+            .transaction(async move |txn| {
+                row.update(txn).await?;
+                if let Some(invitation_id) = invitation_id {
+                    invitation::Entity::update_many()
+                        .col_expr(
+                            invitation::Column::DeliveryState,
+                            Expr::value(state.as_str()),
+                        )
+                        .col_expr(invitation::Column::DeliveryAttempts, Expr::value(attempts))
+                        .col_expr(
+                            invitation::Column::DeliveryError,
+                            Expr::value(error.clone()),
+                        )
+                        .col_expr(
+                            invitation::Column::DeliveredAt,
+                            Expr::value((state == DeliveryState::Sent).then_some(now)),
+                        )
+                        .filter(invitation::Column::Id.eq(invitation_id))
+                        .exec(txn)
+                        .await?;
+                    let finished = match state {
+                        DeliveryState::Sent => Some(AuditAction::InvitationDelivered),
+                        DeliveryState::Failed => Some(AuditAction::InvitationDeliveryFailed),
+                        DeliveryState::Queued | DeliveryState::NotSent => None,
+                    };
+                    if let Some(action) = finished {
+                        record_delivery(txn, invitation_id, action, attempts, error).await?;
+                    }
+                }
+                Ok::<_, DbErr>(())
+            })
+            .await?;
         Ok(state)
     }
 }

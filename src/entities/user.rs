@@ -10,6 +10,8 @@ pub struct Model {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
+    /// First and last name folded (`domain::folded_name`), as the members search compares them.
+    pub name_folded: String,
     pub password_hash: String,
     pub active_organization_id: Option<i32>,
     pub date_joined: DateTime,

@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extractors::{field_errors, plain_text, validate};
 use super::representations::{MembershipSummary, UserBody};
 use super::tokens::TokenResponse;
 use crate::auth::Caller;
 use crate::domain::{EmailAddress, Password};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::idempotency::{self, Begun, IdempotencyKey};
-use crate::rate_limit::Limited;
+use crate::http::extractors::{field_errors, plain_text, validate};
+use crate::http::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::rate_limit::Limited;
 use crate::services::accounts::{self, NewAccount};
 use crate::state::AppState;
 

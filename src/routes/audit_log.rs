@@ -5,12 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractors::choice;
-use super::pagination::page_links;
 use crate::auth::Caller;
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::page::PageRequest;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::http::extractors::choice;
+use crate::http::pagination::page_links;
 use crate::services::audit::{self, AuditQuery, AuditRecord};
 use crate::services::utc;
 use crate::state::AppState;

@@ -36,7 +36,7 @@ pub async fn health() -> web::Json<Status> {
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let unavailable = |detail: &str| ApiError::new(ErrorCode::DatabaseUnavailable, detail);
-    let pending = Migrator::get_pending_migrations(&state.reads)
+    let pending = Migrator::get_pending_migrations(state.db.read())
         .await
         .map_err(|error| {
             log::warn!("readiness check failed: {error}");

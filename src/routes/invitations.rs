@@ -6,15 +6,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractors::{choice, search_term};
-use super::pagination::page_links;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::invitation::{DeliveryState, InvitationStatus};
 use crate::domain::page::PageRequest;
 use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode, Problem};
-use crate::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::extractors::{choice, search_term};
+use crate::http::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::pagination::page_links;
 use crate::services::access::stored_role;
 use crate::services::invitations::{self, InvitationQuery};
 use crate::services::{now, utc};

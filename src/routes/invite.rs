@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::domain::Role;
 use crate::entities::organization;
 use crate::error::{ApiError, ErrorCode, Problem};
-use crate::rate_limit::Limited;
+use crate::http::rate_limit::Limited;
 use crate::services::access::stored_role;
 use crate::services::invite_link::{self, Lookup};
 use crate::services::utc;

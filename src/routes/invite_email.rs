@@ -8,14 +8,14 @@ use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::extractors::choice;
 use super::representations::MembershipSummary;
 use crate::auth::Caller;
 use crate::domain::invitation::split_addresses;
 use crate::domain::{EmailAddress, Role};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::idempotency::{self, Begun, IdempotencyKey};
-use crate::rate_limit::Limited;
+use crate::http::extractors::choice;
+use crate::http::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::rate_limit::Limited;
 use crate::services::invitations::{self, AddressResult, BulkInvite, DEFAULT_EXPIRY_DAYS, Outcome};
 use crate::state::AppState;
 

@@ -5,13 +5,13 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extractors::{choice, search_term};
-use super::pagination::page_links;
 use super::representations::MemberBody;
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::domain::page::PageRequest;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::http::extractors::{choice, search_term};
+use crate::http::pagination::page_links;
 use crate::services::members::{self, MemberQuery, SortKey};
 use crate::state::AppState;
 

@@ -3,7 +3,6 @@
 
 pub mod accounts;
 pub mod audit_log;
-pub mod extractors;
 pub mod fallback;
 pub mod health;
 pub mod invitations;
@@ -11,7 +10,6 @@ pub mod invite;
 pub mod invite_email;
 pub mod memberships;
 pub mod organizations;
-pub mod pagination;
 pub mod representations;
 pub mod tokens;
 

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::extractors::validate;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
+use crate::http::extractors::validate;
 use crate::services::tokens::{self, TokenPair};
 use crate::services::utc;
 use crate::state::AppState;

@@ -1,7 +1,8 @@
 //! The role a caller acts with in an organization, read from the database on every request.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
-use tokio::sync::SemaphorePermit;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use crate::auth::Caller;
 use crate::domain::Role;
@@ -23,27 +24,6 @@ pub enum OrganizationRef {
 pub struct Acting {
     pub membership: membership::Model,
     pub role: Role,
-}
-
-/// A turn among `organization_id`'s managing writes (`crate::turns`) for a caller who manages
-/// it. Others are refused here as the write's transaction would refuse them (the read every
-/// request makes is as fresh): they neither queue ahead of the organization's managers nor wait
-/// for its locks. The transaction checks the role again, under its locks.
-pub async fn managing_turn<'a>(
-    state: &'a AppState,
-    caller: &Caller,
-    organization_id: i32,
-    reference: OrganizationRef,
-) -> Result<Option<SemaphorePermit<'a>>, ApiError> {
-    acting_now(
-        state,
-        caller,
-        organization_id,
-        reference,
-        Role::manages_members,
-    )
-    .await?;
-    state.organization_writes.take(organization_id).await
 }
 
 /// Parses a stored role code; a bad value in the database is an internal error, not a client one.
@@ -70,17 +50,55 @@ pub fn find_live_membership(organization_id: i32, user_id: i32) -> Select<member
         .filter(membership::Column::DeletedAt.is_null())
 }
 
-/// Loads the caller's membership and checks that its current role satisfies `allowed`. Reads
-/// through `db`, so inside a transaction the check sees the transaction's view.
+/// Inside a write transaction: locks the caller's membership until the transaction ends and
+/// checks that its current role satisfies `allowed`. A concurrent change to the caller's role
+/// waits for this transaction, or this one sees it.
 pub async fn acting_in<C: ConnectionTrait>(
-    db: &C,
+    txn: &C,
     caller: &Caller,
     organization_id: i32,
     reference: OrganizationRef,
     allowed: fn(Role) -> bool,
 ) -> Result<Acting, ApiError> {
-    let membership = live_membership(db, organization_id, caller.user.id).await?;
+    let membership = find_live_membership(organization_id, caller.user.id)
+        .lock_exclusive()
+        .one(txn)
+        .await?;
     check(membership, reference, allowed)
+}
+
+/// Inside a write transaction: locks the caller's and `target_id`'s live memberships of
+/// `organization_id` until it ends, checks the caller's role against `allowed`, and returns the
+/// target's membership (`None`: not a member). One statement locks both in the order of their
+/// user ids, so two managers changing each other at once wait for one another, and the second
+/// sees what the first did, instead of each acting on a role the other is taking away.
+pub async fn acting_on<C: ConnectionTrait>(
+    txn: &C,
+    caller: &Caller,
+    organization_id: i32,
+    target_id: i32,
+    allowed: fn(Role) -> bool,
+) -> Result<(Acting, Option<membership::Model>), ApiError> {
+    let locked = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.is_in([caller.user.id, target_id]))
+        .filter(membership::Column::DeletedAt.is_null())
+        .order_by_asc(membership::Column::UserId)
+        .lock_exclusive()
+        .all(txn)
+        .await?;
+    let mut caller_membership = None;
+    let mut target = None;
+    for membership in locked {
+        if membership.user_id == caller.user.id {
+            caller_membership = Some(membership.clone());
+        }
+        if membership.user_id == target_id {
+            target = Some(membership);
+        }
+    }
+    let acting = check(caller_membership, OrganizationRef::Path, allowed)?;
+    Ok((acting, target))
 }
 
 /// Like `acting_in`, for requests that only read: the membership in the token's organization was
@@ -95,7 +113,7 @@ pub async fn acting_now(
     let membership = if organization_id == caller.organization_id {
         caller.membership.clone()
     } else {
-        live_membership(&state.reads, organization_id, caller.user.id).await?
+        live_membership(state.db.read(), organization_id, caller.user.id).await?
     };
     check(membership, reference, allowed)
 }
@@ -151,8 +169,8 @@ pub async fn managing_own_organization<C: ConnectionTrait>(
 
 /// `managing_own_organization` for a change to the organization's own row, for the caller
 /// `user_id` acting in `organization_id` (its token's): the membership and the organization are
-/// read in one query and locked until the transaction ends (PostgreSQL, MariaDB; SQLite's
-/// single writer serialises anyway), so a concurrent change to either waits.
+/// read in one query and locked until the transaction ends, so a concurrent change to either
+/// waits.
 pub async fn managing_own_organization_row<C: ConnectionTrait>(
     db: &C,
     organization_id: i32,

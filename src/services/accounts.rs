@@ -13,17 +13,17 @@ use serde_json::json;
 use super::access::stored_role;
 use super::audit::{self, AuditEntry};
 use super::invitations;
-use super::member_counts;
+use super::members::counts as member_counts;
 use super::tokens::{TokenPair, issue_pair};
 use super::{is_unique_violation, now};
 use crate::auth::password;
 use crate::db::{DEFAULT_ORGANIZATION_KEY, claim_instance_setting, instance_setting};
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::token::{is_plausible, random_url_token};
-use crate::domain::{EmailAddress, Password, Role};
+use crate::domain::{EmailAddress, Password, Role, folded_name};
 use crate::entities::{invitation, membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
-use crate::idempotency::Claim;
+use crate::http::idempotency::Claim;
 use crate::state::AppState;
 
 /// Title of the organization the first signup creates when it names none.
@@ -70,57 +70,54 @@ pub async fn signup(
     let app = state.clone();
     let once = once.cloned();
     let joined = state
-        .writes
-        .run(move |txn| {
-            Box::pin(async move {
-                if let Some(claim) = once {
-                    claim.hold(txn).await?;
+        .db
+        .transaction(async move |txn| {
+            if let Some(claim) = once {
+                claim.hold(txn).await?;
+            }
+            let destination = destination(txn, &app, &account).await?;
+            let (organization, role, invitation, via) = match destination {
+                Destination::Join(organization, via) => {
+                    (organization, Role::NotActivated, None, via)
                 }
-                let destination = destination(txn, &app, &account).await?;
-                let (organization, role, invitation, via) = match destination {
-                    Destination::Join(organization, via) => {
-                        (organization, Role::NotActivated, None, via)
-                    }
-                    Destination::Invited(organization, role, invitation) => {
-                        (organization, role, Some(invitation), "invitation")
-                    }
-                    Destination::Refused(invitation, refusal) => {
-                        return invitations::refuse(txn, &invitation, None, refusal)
-                            .await
-                            .map(Err);
-                    }
-                    Destination::Found(title) => (
-                        create_organization(txn, &title).await?,
-                        Role::Owner,
-                        None,
-                        "founder",
-                    ),
-                };
-                let user = insert_user(txn, &account, password_hash, organization.id).await?;
-                let invited_by = invitation.as_ref().map(|invitation| invitation.invited_by);
-                let membership =
-                    insert_membership(txn, organization.id, user.id, role, invited_by).await?;
-                if let Some(invitation) = &invitation {
-                    invitations::consume(txn, invitation, user.id).await?;
-                    audit::record(
-                        txn,
-                        invitations::accepted_entries(invitation, user.id, role, None),
-                    )
-                    .await?;
-                } else {
-                    audit::record(txn, joined_entries(&organization, user.id, role, via)).await?;
+                Destination::Invited(organization, role, invitation) => {
+                    (organization, role, Some(invitation), "invitation")
                 }
-                if role == Role::Owner {
-                    claim_founder(txn, organization, user.id).await?;
+                Destination::Refused(invitation, refusal) => {
+                    return invitations::refuse(txn, &invitation, None, refusal)
+                        .await
+                        .map(Err);
                 }
-                let tokens =
-                    issue_pair(txn, &app, user.id, membership.organization_id, role).await?;
-                Ok::<_, ApiError>(Ok(Joined {
-                    user,
-                    membership,
-                    tokens,
-                }))
-            })
+                Destination::Found(title) => (
+                    create_organization(txn, &title).await?,
+                    Role::Owner,
+                    None,
+                    "founder",
+                ),
+            };
+            let user = insert_user(txn, &account, password_hash, organization.id).await?;
+            let invited_by = invitation.as_ref().map(|invitation| invitation.invited_by);
+            let membership =
+                insert_membership(txn, organization.id, user.id, role, invited_by).await?;
+            if let Some(invitation) = &invitation {
+                invitations::consume(txn, invitation, user.id).await?;
+                audit::record(
+                    txn,
+                    invitations::accepted_entries(invitation, user.id, role, None),
+                )
+                .await?;
+            } else {
+                audit::record(txn, joined_entries(&organization, user.id, role, via)).await?;
+            }
+            if role == Role::Owner {
+                claim_founder(txn, organization, user.id).await?;
+            }
+            let tokens = issue_pair(txn, &app, user.id, membership.organization_id, role).await?;
+            Ok::<_, ApiError>(Ok(Joined {
+                user,
+                membership,
+                tokens,
+            }))
         })
         .await??;
     log::info!(
@@ -277,6 +274,7 @@ async fn insert_user<C: ConnectionTrait>(
         username: Set(account.email.as_typed().to_owned()),
         first_name: Set(account.first_name.clone()),
         last_name: Set(account.last_name.clone()),
+        name_folded: Set(folded_name(&account.first_name, &account.last_name)),
         password_hash: Set(password_hash),
         active_organization_id: Set(Some(organization_id)),
         date_joined: Set(now()),
@@ -329,7 +327,7 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<To
         Some(email) => {
             user::Entity::find()
                 .filter(user::Column::EmailNormalized.eq(email.normalized()))
-                .one(&state.reads)
+                .one(state.db.read())
                 .await?
         }
         None => None,
@@ -342,15 +340,20 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<To
     if !password::verify(password.clone(), user.password_hash.clone()).await? {
         return Err(refused());
     }
-    let (organization_id, role) = login_organization(&state.reads, &user).await?;
+    let (organization_id, role) = login_organization(state.db.read(), &user).await?;
     let mut active: user::ActiveModel = user.clone().into();
     active.last_activity = Set(Some(now()));
     // The only moment the password is at hand: a hash made with older parameters is replaced.
     if password::needs_rehash(&user.password_hash) {
         active.password_hash = Set(password::hash(password).await?);
     }
-    active.update(&state.db).await?;
-    issue_pair(&state.db, state, user.id, organization_id, role).await
+    state
+        .db
+        .transaction(async move |txn| {
+            active.update(txn).await?;
+            issue_pair(txn, state, user.id, organization_id, role).await
+        })
+        .await
 }
 
 /// The organization a login acts in: the user's active one, else their oldest live membership.
@@ -398,32 +401,30 @@ pub async fn bootstrap(
     let password_hash = password::hash(password.expose().to_owned()).await?;
     let title = title.to_owned();
     state
-        .writes
-        .run(move |txn| {
-            Box::pin(async move {
-                let organization = create_organization(txn, &title).await?;
-                let account = NewAccount {
-                    email,
-                    password,
-                    first_name: String::new(),
-                    last_name: String::new(),
-                    token: None,
-                    organization_title: None,
-                };
-                let user = insert_user(txn, &account, password_hash, organization.id).await?;
-                insert_membership(txn, organization.id, user.id, Role::Owner, None).await?;
-                audit::record(
-                    txn,
-                    joined_entries(&organization, user.id, Role::Owner, "bootstrap"),
-                )
+        .db
+        .transaction(async move |txn| {
+            let organization = create_organization(txn, &title).await?;
+            let account = NewAccount {
+                email,
+                password,
+                first_name: String::new(),
+                last_name: String::new(),
+                token: None,
+                organization_title: None,
+            };
+            let user = insert_user(txn, &account, password_hash, organization.id).await?;
+            insert_membership(txn, organization.id, user.id, Role::Owner, None).await?;
+            audit::record(
+                txn,
+                joined_entries(&organization, user.id, Role::Owner, "bootstrap"),
+            )
+            .await?;
+            let mut active: organization::ActiveModel = organization.clone().into();
+            active.created_by = Set(Some(user.id));
+            let organization = active.update(txn).await?;
+            claim_instance_setting(txn, DEFAULT_ORGANIZATION_KEY, organization.id.to_string())
                 .await?;
-                let mut active: organization::ActiveModel = organization.clone().into();
-                active.created_by = Set(Some(user.id));
-                let organization = active.update(txn).await?;
-                claim_instance_setting(txn, DEFAULT_ORGANIZATION_KEY, organization.id.to_string())
-                    .await?;
-                Ok((organization, user))
-            })
+            Ok((organization, user))
         })
         .await
 }

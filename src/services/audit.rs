@@ -17,7 +17,7 @@ use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::page::PageRequest;
 use crate::entities::{audit_event, user};
 use crate::error::ApiError;
-use crate::request_context::{self, RequestContext};
+use crate::http::request_context;
 use crate::state::AppState;
 
 /// One change to record.
@@ -29,9 +29,6 @@ pub struct AuditEntry {
     target: AuditTarget,
     before: Option<Value>,
     after: Option<Value>,
-    /// The request the change was made for, when not the one being served as it is recorded
-    /// (a batch's task records the entries of several requests).
-    request: Option<RequestContext>,
 }
 
 impl AuditEntry {
@@ -48,7 +45,6 @@ impl AuditEntry {
             target,
             before: None,
             after: None,
-            request: None,
         }
     }
 
@@ -61,18 +57,10 @@ impl AuditEntry {
         self.after = Some(after);
         self
     }
-
-    /// The entry of a change made for `request` rather than the request being served when it
-    /// is recorded (a batch's task does the work of several).
-    pub fn made_in(mut self, request: Option<RequestContext>) -> AuditEntry {
-        self.request = request;
-        self
-    }
 }
 
-/// Writes `entries` through `db` (the change's transaction), stamped with the time, and each with
-/// the id and client address of the request it was made in: the one being served, unless it
-/// says otherwise (`made_in`).
+/// Writes `entries` through `db` (the change's transaction), stamped with the time and the id and
+/// client address of the request being served.
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     entries: impl IntoIterator<Item = AuditEntry>,
@@ -94,10 +82,8 @@ fn rows(entries: impl IntoIterator<Item = AuditEntry>) -> Vec<audit_event::Activ
         .into_iter()
         .map(|entry| {
             let (target_type, target_id) = entry.target.parts();
-            let (request_id, client_address) = entry
-                .request
+            let (request_id, client_address) = served
                 .as_ref()
-                .or(served.as_ref())
                 .map(|request| (Some(request.id.clone()), request.client_address.clone()))
                 .unwrap_or_default();
             audit_event::ActiveModel {
@@ -156,12 +142,12 @@ pub async fn list(
     )
     .await?;
     let select = filtered(organization_id, query);
-    let count = select.clone().count(&state.reads).await?;
+    let count = select.clone().count(state.db.read()).await?;
     let newest_first = select
         .order_by_desc(audit_event::Column::Id)
         .find_also_related(user::Entity)
         .into_model::<audit_event::Model, user::Model>();
-    let rows = read_page(&state.reads, newest_first, query.page).await?;
+    let rows = read_page(state.db.read(), newest_first, query.page).await?;
     let records = rows
         .into_iter()
         .map(|(event, actor)| AuditRecord { event, actor })

@@ -5,13 +5,10 @@ pub mod accounts;
 pub mod audit;
 pub mod invitations;
 pub mod invite_link;
-pub mod member_counts;
-pub mod member_search;
 pub mod members;
 pub mod organizations;
 pub mod pages;
 pub mod tokens;
-pub mod trigram_counts;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use sea_orm::{DbErr, SqlErr};
@@ -26,11 +23,10 @@ pub fn utc(instant: impl Into<NaiveDateTime>) -> DateTime<Utc> {
     instant.into().and_utc().trunc_subsecs(0)
 }
 
-/// A case-insensitive "contains `term`" LIKE pattern (for lower-cased columns) in which `%` and
-/// `_` typed by a person match themselves.
+/// A "contains `term`" LIKE pattern for folded columns (`domain::fold`), the term folded the same
+/// way, in which `%` and `_` typed by a person match themselves.
 pub fn contains_pattern(term: &str) -> sea_orm::sea_query::LikeExpr {
-    let escaped = term
-        .to_lowercase()
+    let escaped = crate::domain::fold(term)
         .replace('!', "!!")
         .replace('%', "!%")
         .replace('_', "!_");

@@ -22,7 +22,7 @@ pub async fn list_mine(
         .filter(membership::Column::UserId.eq(caller.user.id))
         .filter(membership::Column::DeletedAt.is_null())
         .order_by_asc(organization::Column::Id)
-        .all(&state.reads)
+        .all(state.db.read())
         .await?)
 }
 
@@ -41,7 +41,7 @@ pub async fn get(
     )
     .await?;
     organization::Entity::find_by_id(organization_id)
-        .one(&state.reads)
+        .one(state.db.read())
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))
 }

@@ -114,7 +114,7 @@ async fn live_record(state: &AppState, refresh: &str) -> Result<issued_token::Mo
     let claims = state.jwt.verify(refresh, TokenType::Refresh)?;
     let record = issued_token::Entity::find()
         .filter(issued_token::Column::Jti.eq(claims.jti))
-        .one(&state.reads)
+        .one(state.db.read())
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::TokenInvalid, "The token is not valid."))?;
     if record.revoked_at.is_some() {
@@ -129,10 +129,11 @@ async fn live_record(state: &AppState, refresh: &str) -> Result<issued_token::Mo
 /// Exchanges a live refresh token for a new access token.
 pub async fn refresh(state: &AppState, refresh: &str) -> Result<String, ApiError> {
     let record = live_record(state, refresh).await?;
-    let role = match live_membership(&state.reads, record.organization_id, record.user_id).await? {
-        Some(membership) => stored_role(&membership.role)?,
-        None => Role::NotActivated,
-    };
+    let role =
+        match live_membership(state.db.read(), record.organization_id, record.user_id).await? {
+            Some(membership) => stored_role(&membership.role)?,
+            None => Role::NotActivated,
+        };
     access_token(state, record.user_id, record.organization_id, role)
 }
 
@@ -144,7 +145,10 @@ pub async fn revoke(state: &AppState, refresh: &str) -> Result<(), ApiError> {
     };
     let mut record: issued_token::ActiveModel = record.into();
     record.revoked_at = Set(Some(now()));
-    record.update(&state.db).await?;
+    state
+        .db
+        .transaction(async move |txn| record.update(txn).await)
+        .await?;
     Ok(())
 }
 
@@ -154,15 +158,13 @@ pub async fn create_personal(state: &AppState, caller: &Caller) -> Result<Issued
         Some(membership) => stored_role(&membership.role)?,
         None => Role::NotActivated,
     };
-    issue_refresh(
-        &state.db,
-        state,
-        caller.user.id,
-        caller.organization_id,
-        role,
-        PERSONAL,
-    )
-    .await
+    let (user_id, organization_id) = (caller.user.id, caller.organization_id);
+    state
+        .db
+        .transaction(async |txn| {
+            issue_refresh(txn, state, user_id, organization_id, role, PERSONAL).await
+        })
+        .await
 }
 
 /// The caller's personal access tokens that are neither revoked nor expired, newest first.
@@ -176,6 +178,6 @@ pub async fn list_personal(
         .filter(issued_token::Column::RevokedAt.is_null())
         .filter(issued_token::Column::ExpiresAt.gt(now()))
         .order_by_desc(issued_token::Column::Id)
-        .all(&state.reads)
+        .all(state.db.read())
         .await?)
 }

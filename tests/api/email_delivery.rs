@@ -86,7 +86,7 @@ async fn a_refusing_smtp_server_delays_delivery_and_loses_nothing() {
     let received = sink.received();
     assert_eq!(received.len(), 1);
     let stored = email_outbox::Entity::find()
-        .one(&app.state.db)
+        .one(app.state.db.read())
         .await
         .expect("query")
         .expect("row");
@@ -256,7 +256,7 @@ async fn a_message_whose_sender_stopped_mid_send_goes_out_once_its_lease_runs_ou
     // As a sender leaves it that claimed the first message and stopped before it sent it.
     let stranded = email_outbox::Entity::find()
         .filter(email_outbox::Column::Recipient.eq("stranded@example.org"))
-        .one(&app.state.db)
+        .one(app.state.db.read())
         .await
         .expect("query")
         .expect("row");
@@ -264,7 +264,11 @@ async fn a_message_whose_sender_stopped_mid_send_goes_out_once_its_lease_runs_ou
     claimed.status = Set(SENDING.into());
     claimed.attempts = Set(1);
     claimed.claimed_until = Set(Some(later(0) + chrono::Duration::minutes(5)));
-    claimed.update(&app.state.db).await.expect("claim");
+    app.state
+        .db
+        .transaction(async |txn| claimed.update(txn).await)
+        .await
+        .expect("claim");
 
     let sender = app.sender(&sink.url());
     let report = sender.deliver_due(later(0)).await.expect("pass");

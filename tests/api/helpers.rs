@@ -101,8 +101,12 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
 impl TestApp {
     /// An email sender of this app that talks to `smtp_url`.
     pub fn sender(&self, smtp_url: &str) -> org_members::email::sender::EmailSender {
-        org_members::email::sender::EmailSender::with_smtp_url(self.state.clone(), Some(smtp_url))
-            .expect("sender")
+        org_members::email::sender::EmailSender::with_smtp_url(
+            self.state.settings.clone(),
+            self.state.db.clone(),
+            Some(smtp_url),
+        )
+        .expect("sender")
     }
 
     /// Delivers every message due now through `sink`.
@@ -315,7 +319,7 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
 /// memberships (the members list reports them as `count`).
 pub async fn assert_member_counts_match(app: &TestApp, organization_id: i64) {
     use sea_orm::{ConnectionTrait, Statement};
-    let db = &app.state.db;
+    let db = app.state.db.read();
     let rows = |sql: String| async move {
         let rows = db
             .query_all_raw(Statement::from_string(db.get_database_backend(), sql))

@@ -218,13 +218,17 @@ async fn an_expired_invitation_is_refused_and_never_blocks_a_new_one() {
     let token = invited_token(&app, &owner, &sink, "late@example.org", "AN").await;
     // Drive time through the database: the invitation expired a minute ago.
     let row = org_members::entities::invitation::Entity::find()
-        .one(&app.state.db)
+        .one(app.state.db.read())
         .await
         .expect("query")
         .expect("row");
     let mut row: org_members::entities::invitation::ActiveModel = row.into();
     row.expires_at = Set(org_members::services::now() - chrono::Duration::minutes(1));
-    row.update(&app.state.db).await.expect("update");
+    app.state
+        .db
+        .transaction(async |txn| row.update(txn).await)
+        .await
+        .expect("update");
 
     let refused = app
         .post(

@@ -191,8 +191,9 @@ async fn a_retried_signup_returns_the_same_account_and_stores_no_readable_token(
     let rows = app
         .state
         .db
+        .read()
         .query_all_raw(Statement::from_string(
-            app.state.db.get_database_backend(),
+            app.state.db.backend(),
             "SELECT response_body, request_fingerprint FROM idempotency_keys",
         ))
         .await

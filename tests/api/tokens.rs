@@ -217,15 +217,17 @@ async fn a_password_hashed_with_older_parameters_logs_in_and_is_hashed_anew() {
         .hash_password(PASSWORD.as_bytes())
         .expect("hashes")
         .to_string();
-    user::Entity::update_many()
+    let older_hash = user::Entity::update_many()
         .col_expr(user::Column::PasswordHash, Expr::value(older.clone()))
-        .filter(user::Column::Id.eq(i32::try_from(owner.user_id).expect("id")))
-        .exec(&app.state.db)
+        .filter(user::Column::Id.eq(i32::try_from(owner.user_id).expect("id")));
+    app.state
+        .db
+        .transaction(async |txn| older_hash.exec(txn).await)
         .await
         .expect("stored");
     let stored = || async {
         user::Entity::find_by_id(i32::try_from(owner.user_id).expect("id"))
-            .one(&app.state.db)
+            .one(app.state.db.read())
             .await
             .expect("read")
             .expect("user")

@@ -14,7 +14,7 @@ use crate::entities::{invitation, membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{live_membership, stored_role};
 use crate::services::audit::{self, AuditEntry};
-use crate::services::member_counts;
+use crate::services::members::counts as member_counts;
 use crate::services::now;
 use crate::state::AppState;
 
@@ -133,82 +133,79 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
     let caller_id = caller.user.id;
     let token = token.to_owned();
     let accepted = state
-        .writes
-        .run(move |txn| {
-            Box::pin(async move {
-                let invitation = find_by_token(txn, &token).await?.ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InviteTokenUnknown,
-                        "No invitation has this token.",
-                    )
-                })?;
-                let email = EmailAddress::parse(&caller.user.email)
-                    .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
-                let role = match ensure_acceptable(txn, &invitation, &email).await {
-                    Ok(role) => role,
-                    Err(refusal) => {
-                        return refuse(txn, &invitation, Some(caller.user.id), refusal)
-                            .await
-                            .map(Err);
-                    }
-                };
-                let existing = membership::Entity::find()
-                    .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
-                    .filter(membership::Column::UserId.eq(caller.user.id))
-                    .one(txn)
-                    .await?;
-                let former_role = existing.as_ref().map(|m| m.role.clone());
-                let membership = match existing {
-                    Some(live) if live.deleted_at.is_none() => {
-                        let refusal = ApiError::new(
-                            ErrorCode::AlreadyMember,
-                            "You are already a member of this organization.",
-                        );
-                        return refuse(txn, &invitation, Some(caller.user.id), refusal)
-                            .await
-                            .map(Err);
-                    }
-                    // A former member comes back: the history row is reused, with the invited role.
-                    Some(removed) => {
-                        let mut row: membership::ActiveModel = removed.into();
-                        row.role = Set(role.code().to_owned());
-                        row.invited_by = Set(Some(invitation.invited_by));
-                        row.deleted_at = Set(None);
-                        row.updated_at = Set(now());
-                        let restored = row.update(txn).await?;
-                        member_counts::shift(txn, invitation.organization_id, None, Some(role))
-                            .await?;
-                        restored
-                    }
-                    None => {
-                        crate::services::accounts::insert_membership(
-                            txn,
-                            invitation.organization_id,
-                            caller.user.id,
-                            role,
-                            Some(invitation.invited_by),
-                        )
-                        .await?
-                    }
-                };
-                consume(txn, &invitation, caller.user.id).await?;
-                let entries =
-                    accepted_entries(&invitation, caller.user.id, role, former_role.as_deref());
-                audit::record(txn, entries).await?;
-                let mut account: user::ActiveModel = caller.user.clone().into();
-                account.active_organization_id = Set(Some(invitation.organization_id));
-                account.update(txn).await?;
-                let tokens = crate::services::tokens::issue_pair(
-                    txn,
-                    &app,
-                    caller.user.id,
-                    invitation.organization_id,
-                    role,
+        .db
+        .transaction(async move |txn| {
+            let invitation = find_by_token(txn, &token).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InviteTokenUnknown,
+                    "No invitation has this token.",
                 )
+            })?;
+            let email = EmailAddress::parse(&caller.user.email)
+                .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
+            let role = match ensure_acceptable(txn, &invitation, &email).await {
+                Ok(role) => role,
+                Err(refusal) => {
+                    return refuse(txn, &invitation, Some(caller.user.id), refusal)
+                        .await
+                        .map(Err);
+                }
+            };
+            let existing = membership::Entity::find()
+                .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
+                .filter(membership::Column::UserId.eq(caller.user.id))
+                .one(txn)
                 .await?;
-                let accepted = Accepted { membership, tokens };
-                Ok::<_, ApiError>(Ok((accepted, invitation, role)))
-            })
+            let former_role = existing.as_ref().map(|m| m.role.clone());
+            let membership = match existing {
+                Some(live) if live.deleted_at.is_none() => {
+                    let refusal = ApiError::new(
+                        ErrorCode::AlreadyMember,
+                        "You are already a member of this organization.",
+                    );
+                    return refuse(txn, &invitation, Some(caller.user.id), refusal)
+                        .await
+                        .map(Err);
+                }
+                // A former member comes back: the history row is reused, with the invited role.
+                Some(removed) => {
+                    let mut row: membership::ActiveModel = removed.into();
+                    row.role = Set(role.code().to_owned());
+                    row.invited_by = Set(Some(invitation.invited_by));
+                    row.deleted_at = Set(None);
+                    row.updated_at = Set(now());
+                    let restored = row.update(txn).await?;
+                    member_counts::shift(txn, invitation.organization_id, None, Some(role)).await?;
+                    restored
+                }
+                None => {
+                    crate::services::accounts::insert_membership(
+                        txn,
+                        invitation.organization_id,
+                        caller.user.id,
+                        role,
+                        Some(invitation.invited_by),
+                    )
+                    .await?
+                }
+            };
+            consume(txn, &invitation, caller.user.id).await?;
+            let entries =
+                accepted_entries(&invitation, caller.user.id, role, former_role.as_deref());
+            audit::record(txn, entries).await?;
+            let mut account: user::ActiveModel = caller.user.clone().into();
+            account.active_organization_id = Set(Some(invitation.organization_id));
+            account.update(txn).await?;
+            let tokens = crate::services::tokens::issue_pair(
+                txn,
+                &app,
+                caller.user.id,
+                invitation.organization_id,
+                role,
+            )
+            .await?;
+            let accepted = Accepted { membership, tokens };
+            Ok::<_, ApiError>(Ok((accepted, invitation, role)))
         })
         .await??;
     let (accepted, invitation, role) = accepted;

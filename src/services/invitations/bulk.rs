@@ -15,7 +15,7 @@ use crate::domain::invitation::InvitationStatus;
 use crate::domain::{EmailAddress, Role};
 use crate::entities::{invitation, membership, user};
 use crate::error::ApiError;
-use crate::idempotency::Claim;
+use crate::http::idempotency::Claim;
 use crate::services::access::managing_own_organization;
 use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
@@ -65,80 +65,78 @@ pub async fn invite_many(
     let role = request.role;
     let once = once.cloned();
     let (results, organization_id) = state
-        .writes
-        .run(move |txn| {
-            Box::pin(async move {
-                if let Some(claim) = once {
-                    claim.hold(txn).await?;
-                }
-                let acting = managing_own_organization(txn, &caller).await?;
-                Role::check_invite(acting.role, request.role).map_err(invite_refusal)?;
-                let organization = organization_of(txn, caller.organization_id).await?;
+        .db
+        .transaction(async move |txn| {
+            if let Some(claim) = once {
+                claim.hold(txn).await?;
+            }
+            let acting = managing_own_organization(txn, &caller).await?;
+            Role::check_invite(acting.role, request.role).map_err(invite_refusal)?;
+            let organization = organization_of(txn, caller.organization_id).await?;
 
-                let mut results = Vec::with_capacity(request.addresses.len());
-                let mut to_invite: Vec<(usize, EmailAddress)> = Vec::new();
-                let mut seen = HashSet::new();
-                for (index, raw) in request.addresses.iter().enumerate() {
-                    let parsed = EmailAddress::parse(raw);
-                    let outcome = match &parsed {
-                        None => Outcome::InvalidEmail,
-                        Some(email) if !seen.insert(email.normalized().to_owned()) => {
-                            Outcome::Duplicate
-                        }
-                        Some(email) => {
-                            to_invite.push((index, email.clone()));
-                            Outcome::Invited
-                        }
-                    };
-                    results.push(AddressResult {
-                        email: parsed
-                            .map_or_else(|| raw.trim().to_owned(), |e| e.as_typed().to_owned()),
-                        outcome,
-                        invitation_id: None,
-                        invite_url: None,
-                    });
-                }
-
-                let normalized: Vec<String> = to_invite
-                    .iter()
-                    .map(|(_, e)| e.normalized().to_owned())
-                    .collect();
-                let members = member_emails(txn, organization.id, &normalized).await?;
-                let mut audit_entries = Vec::new();
-                let superseded = supersede_pending(
-                    txn,
-                    organization.id,
-                    caller.user.id,
-                    &normalized,
-                    &mut audit_entries,
-                )
-                .await?;
-                let expires_at = now() + ChronoDuration::days(i64::from(request.expires_in_days));
-                let invitation = NewInvitations {
-                    state: &app,
-                    organization: &organization,
-                    inviter: &caller.user,
-                    role: request.role,
-                    expires_at,
-                    send_email: request.send_email,
+            let mut results = Vec::with_capacity(request.addresses.len());
+            let mut to_invite: Vec<(usize, EmailAddress)> = Vec::new();
+            let mut seen = HashSet::new();
+            for (index, raw) in request.addresses.iter().enumerate() {
+                let parsed = EmailAddress::parse(raw);
+                let outcome = match &parsed {
+                    None => Outcome::InvalidEmail,
+                    Some(email) if !seen.insert(email.normalized().to_owned()) => {
+                        Outcome::Duplicate
+                    }
+                    Some(email) => {
+                        to_invite.push((index, email.clone()));
+                        Outcome::Invited
+                    }
                 };
-                for (index, email) in to_invite {
-                    let result = &mut results[index];
-                    if members.contains(email.normalized()) {
-                        result.outcome = Outcome::AlreadyMember;
-                        continue;
-                    }
-                    if superseded.contains(email.normalized()) {
-                        result.outcome = Outcome::Reinvited;
-                    }
-                    let (created, token) = invitation.create(txn, &email).await?;
-                    audit_entries.push(created_entry(&created));
-                    result.invitation_id = Some(created.id);
-                    result.invite_url = (!request.send_email).then(|| app.invite_url(&token));
+                results.push(AddressResult {
+                    email: parsed
+                        .map_or_else(|| raw.trim().to_owned(), |e| e.as_typed().to_owned()),
+                    outcome,
+                    invitation_id: None,
+                    invite_url: None,
+                });
+            }
+
+            let normalized: Vec<String> = to_invite
+                .iter()
+                .map(|(_, e)| e.normalized().to_owned())
+                .collect();
+            let members = member_emails(txn, organization.id, &normalized).await?;
+            let mut audit_entries = Vec::new();
+            let superseded = supersede_pending(
+                txn,
+                organization.id,
+                caller.user.id,
+                &normalized,
+                &mut audit_entries,
+            )
+            .await?;
+            let expires_at = now() + ChronoDuration::days(i64::from(request.expires_in_days));
+            let invitation = NewInvitations {
+                state: &app,
+                organization: &organization,
+                inviter: &caller.user,
+                role: request.role,
+                expires_at,
+                send_email: request.send_email,
+            };
+            for (index, email) in to_invite {
+                let result = &mut results[index];
+                if members.contains(email.normalized()) {
+                    result.outcome = Outcome::AlreadyMember;
+                    continue;
                 }
-                audit::record(txn, audit_entries).await?;
-                Ok::<_, ApiError>((results, organization.id))
-            })
+                if superseded.contains(email.normalized()) {
+                    result.outcome = Outcome::Reinvited;
+                }
+                let (created, token) = invitation.create(txn, &email).await?;
+                audit_entries.push(created_entry(&created));
+                result.invitation_id = Some(created.id);
+                result.invite_url = (!request.send_email).then(|| app.invite_url(&token));
+            }
+            audit::record(txn, audit_entries).await?;
+            Ok::<_, ApiError>((results, organization.id))
         })
         .await?;
     log::info!(

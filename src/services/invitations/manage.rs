@@ -21,7 +21,7 @@ use crate::domain::{EmailAddress, Role};
 use crate::email::outbox;
 use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode};
-use crate::idempotency::Claim;
+use crate::http::idempotency::Claim;
 use crate::services::access::{managing_now, stored_role};
 use crate::services::audit::{self, AuditEntry};
 use crate::services::pages::read_page;
@@ -45,11 +45,11 @@ pub async fn list(
 ) -> Result<(u64, Vec<invitation::Model>), ApiError> {
     managing_now(state, caller).await?;
     let select = filtered(caller.organization_id, query, now());
-    let count = select.clone().count(&state.reads).await?;
+    let count = select.clone().count(state.db.read()).await?;
     let newest_first = select
         .order_by_desc(invitation::Column::Id)
         .into_model::<invitation::Model>();
-    let rows = read_page(&state.reads, newest_first, query.page).await?;
+    let rows = read_page(state.db.read(), newest_first, query.page).await?;
     Ok((count, rows))
 }
 
@@ -85,7 +85,7 @@ pub async fn get(
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
     managing_now(state, caller).await?;
-    in_organization(&state.reads, caller.organization_id, id).await
+    in_organization(state.db.read(), caller.organization_id, id).await
 }
 
 /// A new token and expiry for a pending or expired invitation, and a new email; the old link
@@ -103,58 +103,56 @@ pub async fn resend(
     let caller_id = caller.user.id;
     let once = once.cloned();
     let (updated, token) = state
-        .writes
-        .run(move |txn| {
-            Box::pin(async move {
-                if let Some(claim) = once {
-                    claim.hold(txn).await?;
-                }
-                let acting = managing(txn, &caller).await?;
-                let current = locked_in_organization(txn, caller.organization_id, id).await?;
-                if current.status != InvitationStatus::Pending.stored() {
-                    return Err(not_pending());
-                }
-                let previous_expiry = crate::services::utc(current.expires_at);
-                let role = stored_role(&current.role)?;
-                Role::check_invite(acting.role, role).map_err(invite_refusal)?;
-                let organization = organization_of(txn, caller.organization_id).await?;
-                outbox::cancel_for_invitations(txn, vec![current.id]).await?;
-                let invitation = NewInvitations {
-                    state: &app,
-                    organization: &organization,
-                    inviter: &caller.user,
-                    role,
-                    expires_at: now() + ChronoDuration::days(i64::from(expires_in_days)),
-                    send_email,
-                };
-                let token = random_url_token();
-                let mut row: invitation::ActiveModel = current.into();
-                row.token_hash = Set(token_hash(&token));
-                row.expires_at = Set(invitation.expires_at);
-                row.invited_by = Set(caller.user.id);
-                row.updated_at = Set(now());
-                row.delivery_state = Set(invitation.initial_delivery().as_str().to_owned());
-                row.delivery_attempts = Set(0);
-                row.delivery_error = Set(None);
-                row.delivered_at = Set(None);
-                let updated = row.update(txn).await?;
-                if send_email {
-                    invitation.queue_email(txn, &updated, &token).await?;
-                }
-                let entry = AuditEntry::new(
-                    updated.organization_id,
-                    AuditAction::InvitationResent,
-                    Some(caller.user.id),
-                    AuditTarget::Invitation(updated.id),
-                )
-                .before(json!({ "expires_at": previous_expiry }))
-                .after(json!({
-                    "expires_at": crate::services::utc(updated.expires_at),
-                    "delivery": updated.delivery_state,
-                }));
-                audit::record(txn, [entry]).await?;
-                Ok::<_, ApiError>((updated, token))
-            })
+        .db
+        .transaction(async move |txn| {
+            if let Some(claim) = once {
+                claim.hold(txn).await?;
+            }
+            let acting = managing(txn, &caller).await?;
+            let current = locked_in_organization(txn, caller.organization_id, id).await?;
+            if current.status != InvitationStatus::Pending.stored() {
+                return Err(not_pending());
+            }
+            let previous_expiry = crate::services::utc(current.expires_at);
+            let role = stored_role(&current.role)?;
+            Role::check_invite(acting.role, role).map_err(invite_refusal)?;
+            let organization = organization_of(txn, caller.organization_id).await?;
+            outbox::cancel_for_invitations(txn, vec![current.id]).await?;
+            let invitation = NewInvitations {
+                state: &app,
+                organization: &organization,
+                inviter: &caller.user,
+                role,
+                expires_at: now() + ChronoDuration::days(i64::from(expires_in_days)),
+                send_email,
+            };
+            let token = random_url_token();
+            let mut row: invitation::ActiveModel = current.into();
+            row.token_hash = Set(token_hash(&token));
+            row.expires_at = Set(invitation.expires_at);
+            row.invited_by = Set(caller.user.id);
+            row.updated_at = Set(now());
+            row.delivery_state = Set(invitation.initial_delivery().as_str().to_owned());
+            row.delivery_attempts = Set(0);
+            row.delivery_error = Set(None);
+            row.delivered_at = Set(None);
+            let updated = row.update(txn).await?;
+            if send_email {
+                invitation.queue_email(txn, &updated, &token).await?;
+            }
+            let entry = AuditEntry::new(
+                updated.organization_id,
+                AuditAction::InvitationResent,
+                Some(caller.user.id),
+                AuditTarget::Invitation(updated.id),
+            )
+            .before(json!({ "expires_at": previous_expiry }))
+            .after(json!({
+                "expires_at": crate::services::utc(updated.expires_at),
+                "delivery": updated.delivery_state,
+            }));
+            audit::record(txn, [entry]).await?;
+            Ok::<_, ApiError>((updated, token))
         })
         .await?;
     log::info!("user {caller_id} resent invitation {}", updated.id);
@@ -170,27 +168,25 @@ pub async fn revoke(
     let caller = caller.clone();
     let caller_id = caller.user.id;
     let revoked = state
-        .writes
-        .run(move |txn| {
-            Box::pin(async move {
-                managing(txn, &caller).await?;
-                let current = locked_in_organization(txn, caller.organization_id, id).await?;
-                if current.status != InvitationStatus::Pending.stored() {
-                    return Err(not_pending());
-                }
-                close(txn, &[current.id], InvitationStatus::Revoked).await?;
-                let revoked = in_organization(txn, caller.organization_id, id).await?;
-                let entry = AuditEntry::new(
-                    revoked.organization_id,
-                    AuditAction::InvitationRevoked,
-                    Some(caller.user.id),
-                    AuditTarget::Invitation(revoked.id),
-                )
-                .before(json!({ "status": current.status }))
-                .after(json!({ "status": revoked.status }));
-                audit::record(txn, [entry]).await?;
-                Ok::<_, ApiError>(revoked)
-            })
+        .db
+        .transaction(async move |txn| {
+            managing(txn, &caller).await?;
+            let current = locked_in_organization(txn, caller.organization_id, id).await?;
+            if current.status != InvitationStatus::Pending.stored() {
+                return Err(not_pending());
+            }
+            close(txn, &[current.id], InvitationStatus::Revoked).await?;
+            let revoked = in_organization(txn, caller.organization_id, id).await?;
+            let entry = AuditEntry::new(
+                revoked.organization_id,
+                AuditAction::InvitationRevoked,
+                Some(caller.user.id),
+                AuditTarget::Invitation(revoked.id),
+            )
+            .before(json!({ "status": current.status }))
+            .after(json!({ "status": revoked.status }));
+            audit::record(txn, [entry]).await?;
+            Ok::<_, ApiError>(revoked)
         })
         .await?;
     log::info!("user {caller_id} revoked invitation {id}");
@@ -206,12 +202,12 @@ pub async fn revoke_by_email(
     let pending = invitation::Entity::find()
         .filter(invitation::Column::OrganizationId.eq(caller.organization_id))
         .filter(invitation::Column::PendingKey.eq(email.normalized()))
-        .one(&state.db)
+        .one(state.db.read())
         .await?;
     match pending {
         Some(pending) => revoke(state, caller, pending.id).await,
         None => {
-            managing(&state.db, caller).await?;
+            crate::services::access::managing_now(state, caller).await?;
             Err(ApiError::new(
                 ErrorCode::InvitationNotFound,
                 "This address has no pending invitation.",

@@ -12,7 +12,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::ApiError;
-use crate::request_context;
+use crate::http::request_context;
 use crate::settings::Settings;
 
 /// The limited actions; each has its own budget.

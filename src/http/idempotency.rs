@@ -24,6 +24,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::db::Db;
 use crate::entities::idempotency_key;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::services::{is_unique_violation, now};
@@ -146,14 +147,16 @@ pub async fn begin(
         .filter(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
         .filter(idempotency_key::Column::IdempotencyKey.eq(claim.key.as_str()))
         // The read pool: on SQLite a lookup then never waits for the single writer.
-        .one(&state.reads)
+        .one(state.db.read())
         .await?;
     let Some(existing) = existing else {
         return Ok(Begun::Proceed(Some(claim)));
     };
     if existing.expires_at <= now() {
-        idempotency_key::Entity::delete_by_id(existing.id)
-            .exec(&state.db)
+        let expired = idempotency_key::Entity::delete_by_id(existing.id);
+        state
+            .db
+            .transaction(async move |txn| expired.exec(txn).await)
             .await?;
         return Ok(Begun::Proceed(Some(claim)));
     }
@@ -250,23 +253,22 @@ pub async fn finish(
 ) -> Result<HttpResponse, ApiError> {
     let json = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
     if let Some(claim) = claim {
-        let stored = async {
-            idempotency_key::Entity::update_many()
-                .col_expr(
-                    idempotency_key::Column::ResponseStatus,
-                    Expr::value(i32::from(status.as_u16())),
-                )
-                .col_expr(
-                    idempotency_key::Column::ResponseBody,
-                    Expr::value(claim.seal(&json)?),
-                )
-                .filter(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
-                .filter(idempotency_key::Column::IdempotencyKey.eq(claim.key.as_str()))
-                .exec(&state.db)
-                .await?;
-            Ok::<(), ApiError>(())
-        };
-        if let Err(error) = stored.await {
+        let response = idempotency_key::Entity::update_many()
+            .col_expr(
+                idempotency_key::Column::ResponseStatus,
+                Expr::value(i32::from(status.as_u16())),
+            )
+            .col_expr(
+                idempotency_key::Column::ResponseBody,
+                Expr::value(claim.seal(&json)?),
+            )
+            .filter(idempotency_key::Column::Scope.eq(claim.scope.as_str()))
+            .filter(idempotency_key::Column::IdempotencyKey.eq(claim.key.as_str()));
+        let stored = state
+            .db
+            .transaction(async move |txn| response.exec(txn).await)
+            .await;
+        if let Err(error) = stored {
             log::error!("could not store a response for idempotent replays: {error}");
         }
     }
@@ -277,10 +279,11 @@ pub async fn finish(
 
 /// Forgets keys past their 24 hours; run periodically by every instance (each delete is
 /// idempotent, so instances never conflict).
-pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> Result<u64, ApiError> {
-    let deleted = idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::ExpiresAt.lte(now()))
-        .exec(db)
+pub async fn purge_expired(db: &Db) -> Result<u64, ApiError> {
+    let expired = idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::ExpiresAt.lte(now()));
+    let deleted = db
+        .transaction(async move |txn| expired.exec(txn).await)
         .await?;
     Ok(deleted.rows_affected)
 }

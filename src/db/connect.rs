@@ -1,0 +1,160 @@
+//! Opening the database `DATABASE_URL` names, with the connections [`Db`] hands out.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sea_orm::sqlx::{Connection, Executor};
+use sea_orm::{ConnectOptions, Database, DbErr, SqlxSqliteConnector};
+
+use super::Db;
+use crate::settings::Settings;
+
+/// How long start-up waits for the database before giving up.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a request waits for a free connection before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a SQLite connection waits for a lock another process holds before it answers "busy".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A network connection idle this long may have been dropped by the server or a proxy: it is
+/// pinged before use. Busy connections are not: a ping on every checkout doubles the round trips.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
+/// Opens the database for requests and commands. PostgreSQL and MariaDB get one pool of
+/// `DATABASE_MAX_CONNECTIONS`; SQLite gets one writer connection and that many readers.
+pub async fn connect(settings: &Settings) -> Result<Db, DbErr> {
+    if settings.is_sqlite() {
+        return connect_sqlite(settings).await;
+    }
+    let options = network_pool(settings, settings.database_max_connections);
+    // Not lazy: connecting opens one connection, which checks the URL and credentials, and an
+    // unreachable database fails the start at once with a line naming the variable.
+    let pool = match tokio::time::timeout(STARTUP_TIMEOUT, Database::connect(options)).await {
+        Ok(Ok(pool)) => pool,
+        Ok(Err(error)) => {
+            return Err(DbErr::Custom(format!(
+                "cannot use the database named by DATABASE_URL: {error}"
+            )));
+        }
+        Err(_) => {
+            return Err(DbErr::Custom(format!(
+                "the database named by DATABASE_URL did not answer within {} s",
+                STARTUP_TIMEOUT.as_secs()
+            )));
+        }
+    };
+    Ok(Db {
+        reads: pool.clone(),
+        writes: pool,
+    })
+}
+
+/// The database for work outside requests (the email sender, housekeeping). Each HTTP worker runs
+/// its own runtime, which ends at shutdown, and a network connection dies with the runtime that
+/// opened it; connections opened only by the main runtime still record a message sent while the
+/// server stops. SQLite's connections run on threads of their own, so there it is `db` itself.
+pub async fn connect_background(settings: &Settings, db: &Db) -> Result<Db, DbErr> {
+    if settings.is_sqlite() {
+        return Ok(db.clone());
+    }
+    let mut options = network_pool(settings, 2);
+    options.connect_lazy(true);
+    let pool = Database::connect(options).await?;
+    Ok(Db {
+        reads: pool.clone(),
+        writes: pool,
+    })
+}
+
+/// SQLite in WAL mode: one writer connection, since SQLite lets one transaction write at a time
+/// and two that both upgrade to writing would fail with `SQLITE_BUSY`, and read-only connections
+/// that read beside it.
+async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
+    create_sqlite_parent_dir(&settings.database_url);
+    let options: SqliteConnectOptions = settings
+        .database_url
+        .parse()
+        .map_err(|error| DbErr::Custom(format!("invalid SQLite URL: {error}")))?;
+    let options = options
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        // A file on local disk cannot drop a connection: no ping before each use.
+        .test_before_acquire(false)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_release(|connection, _| {
+            Box::pin(async move {
+                // A COMMIT that fails on a full disk or an I/O error can leave SQLite having
+                // rolled the transaction back while sqlx still counts it open; every later BEGIN
+                // would then be a savepoint and commit nothing. Such a connection is closed (after
+                // the dropped transaction's queued rollback has run) and the next write opens a
+                // fresh one.
+                connection.ping().await?;
+                Ok(!connection.is_in_transaction())
+            })
+        })
+        .connect_with(options.clone().create_if_missing(true))
+        .await
+        .map_err(sqlx_error)?;
+    // Opened as reads need them, after the writer has created the file and migrated it.
+    let readers = SqlitePoolOptions::new()
+        .max_connections(settings.database_max_connections)
+        .test_before_acquire(false)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options.read_only(true).create_if_missing(false));
+    Ok(Db {
+        reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+        writes: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+    })
+}
+
+fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into()))
+}
+
+/// The settings PostgreSQL and MariaDB pools share: connections open as needed and none is kept
+/// idle, an idle one is pinged before use, statements are not logged.
+fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
+        .max_connections(max_connections)
+        .min_connections(0)
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
+        .connect_timeout(STARTUP_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false);
+    // MariaDB and MySQL default to REPEATABLE READ, whose gap locks deadlock two transactions
+    // that each update no row of an index range and then insert into it (two invitations resent
+    // at once did). The services are written for READ COMMITTED, PostgreSQL's default: they lock
+    // the rows they change.
+    options.map_sqlx_mysql_pool_opts(|pool| {
+        pool.after_connect(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    .await?;
+                Ok(())
+            })
+        })
+    });
+    options
+}
+
+fn create_sqlite_parent_dir(url: &str) {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+        && let Err(error) = std::fs::create_dir_all(parent)
+    {
+        log::warn!("could not create {}: {error}", parent.display());
+    }
+}

@@ -1,0 +1,66 @@
+//! The database: where services read, and how they write.
+//!
+//! Services read through [`Db::read`] and change anything only inside [`Db::transaction`], which
+//! has the shape of sea-orm's own `transaction`: commit when the work succeeds, roll back when it
+//! fails. Which connections sit behind the two is this module's business alone (`connect`).
+
+mod connect;
+mod instance_settings;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+
+pub use connect::{connect, connect_background};
+pub use instance_settings::{
+    DEFAULT_ORGANIZATION_KEY, JWT_SECRET_KEY, claim_instance_setting, instance_setting,
+};
+
+/// The database as services see it; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// On SQLite, read-only connections that read in parallel under WAL; elsewhere `writes`.
+    reads: DatabaseConnection,
+    /// On SQLite, its single writer connection (SQLite lets one transaction write at a time);
+    /// elsewhere the one pool.
+    writes: DatabaseConnection,
+}
+
+impl Db {
+    /// Where services read outside a transaction.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.reads
+    }
+
+    /// Runs `work` in a transaction: committed when it succeeds, rolled back when it fails (or
+    /// when the request goes away first, dropping it).
+    pub async fn transaction<T, E>(
+        &self,
+        work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DbErr>,
+    {
+        let txn = self.writes.begin().await?;
+        match work(&txn).await {
+            Ok(value) => {
+                txn.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) = txn.rollback().await {
+                    log::warn!("a failed transaction could not be rolled back: {rollback}");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.writes.get_database_backend()
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        Migrator::up(&self.writes, None).await
+    }
+}

@@ -1,0 +1,8 @@
+//! HTTP plumbing the routes share: extractors, pagination links, the request's context, rate
+//! limits and idempotent retries.
+
+pub mod extractors;
+pub mod idempotency;
+pub mod pagination;
+pub mod rate_limit;
+pub mod request_context;
