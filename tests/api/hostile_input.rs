@@ -125,6 +125,53 @@ async fn hostile_bodies_get_problems_and_store_nothing() {
     assert_eq!(footprint(&app, &owner).await, before);
 }
 
+/// Addresses that end in an IP literal passed the `validator` crate's check whatever preceded
+/// it: header injection, terminal escapes, markup, NUL (a 500 on PostgreSQL). Signup, login and
+/// bulk invites refuse them alike, with a problem, never a 500.
+#[tokio::test]
+async fn addresses_with_injected_bytes_are_refused_on_every_path() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let link = app.invite_token(&owner).await;
+    let before = footprint(&app, &owner).await;
+    for email in [
+        "x@evil.example\r\nBcc: victim.example[10.0.0.1]",
+        "x\u{1b}]0;owned\u{7}@evil.example[10.0.0.1]",
+        "<b>boss</b>@evil.example[10.0.0.1]",
+        "a     b@evil.example[10.0.0.1]",
+        "nul\u{0}@evil.example[10.0.0.1]",
+        "ip@[10.0.0.1]",
+    ] {
+        let signup = app
+            .post(
+                "/api/signup",
+                None,
+                json!({"email": email, "password": PASSWORD, "token": link}),
+            )
+            .await;
+        let problem = assert_problem(signup, StatusCode::BAD_REQUEST, "validation_failed").await;
+        assert_eq!(problem["errors"][0]["pointer"], "/email", "{email:?}");
+        let login = app
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert!(
+            login.status().is_client_error(),
+            "{email:?}: {}",
+            login.status()
+        );
+        let invited = app.invite(&owner, json!([email]), "AN").await;
+        assert_eq!(
+            invited["results"][0]["status"], "invalid_email",
+            "{email:?}"
+        );
+    }
+    assert_eq!(footprint(&app, &owner).await, before);
+}
+
 #[tokio::test]
 async fn hostile_queries_and_paths_get_problems() {
     let app = spawn_app().await;
