@@ -427,8 +427,64 @@ async fn concurrent_transfers_leave_exactly_one_owner() {
     crate::helpers::assert_member_counts_match(&app, org).await;
 }
 
-/// Role changes sent at once, some refused inside their transaction: on SQLite they share
-/// group commits, and a refusal must take nothing of the others with it.
+/// Two Administrators demoting each other at the same moment: no serial order lets both succeed,
+/// so one wins and the other, already demoted, is refused. Without the caller's own membership
+/// locked with the target's, each read the other still an Administrator (PostgreSQL and MariaDB
+/// let both through most of the time). Fifteen pairs at once, for the race to happen.
+#[tokio::test]
+async fn two_administrators_demoting_each_other_at_once_cannot_both_win() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let path = format!("/api/organizations/{org}/memberships");
+    let mut pairs = Vec::new();
+    for pair in 0..15 {
+        let first = app
+            .member_with_role(&owner, &format!("first{pair}@example.org"), "AD")
+            .await;
+        let second = app
+            .member_with_role(&owner, &format!("second{pair}@example.org"), "AD")
+            .await;
+        pairs.push((first, second));
+    }
+    let demote = |access: String, whom: i64| {
+        let (app, path) = (&app, &path);
+        async move {
+            app.patch(path, &access, json!({"user_id": whom, "role": "AN"}))
+                .await
+        }
+    };
+    let duels = pairs.iter().map(|(first, second)| async {
+        let (one, other) = tokio::join!(
+            demote(first.access.clone(), second.user_id),
+            demote(second.access.clone(), first.user_id)
+        );
+        (one.status(), other.status())
+    });
+    let outcomes = futures_util::future::join_all(duels).await;
+    for (pair, outcome) in pairs.iter().zip(outcomes) {
+        let won = [outcome.0, outcome.1]
+            .iter()
+            .filter(|status| **status == StatusCode::OK)
+            .count();
+        assert_eq!(won, 1, "pair {}: {outcome:?}", pair.0.user_id);
+        assert!(
+            [outcome.0, outcome.1].contains(&StatusCode::FORBIDDEN),
+            "the loser is refused as no longer an Administrator: {outcome:?}"
+        );
+    }
+    let administrators = json_body(
+        app.get(&format!("{path}?role=AD&page_size=100"), &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(administrators["count"], 15, "one of each pair is left");
+    crate::helpers::assert_member_counts_match(&app, org).await;
+}
+
+/// Role changes sent at once, some refused inside their transaction: a refusal takes nothing of
+/// the others with it.
 #[tokio::test]
 async fn a_burst_of_role_changes_keeps_every_success_and_no_refusal() {
     let app = spawn_app().await;
