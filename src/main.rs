@@ -4,11 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc was chosen when every password hash allocated its own memory: glibc's malloc kept
-/// each (then 19 MiB) in the arena of the thread that computed it, and a login burst took the
-/// service to 200+ MiB. The hashing threads now keep theirs (`auth::password`). Measured again
-/// then (BENCHMARKS.md, session 8), glibc left the service 5 MiB smaller after logins but served
-/// single-row reads up to a quarter slower, so mimalloc stays.
+/// mimalloc rather than glibc's malloc: glibc keeps freed memory in per-thread arenas, so bursts
+/// of work on many threads leave the service larger, and mimalloc serves small allocations faster.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -103,8 +103,7 @@ pub fn spec() -> utoipa::openapi::OpenApi {
 }
 
 /// The document as served at `/api/openapi.json`: serialized once at start-up. The document
-/// itself is megabytes of maps and strings (heaptrack: 7.8 MiB for the server's copy and the one
-/// each worker's docs UI kept), its JSON under 100 KB.
+/// itself is megabytes of maps and strings, its JSON under 100 KB, so only the JSON is kept.
 pub struct ServedSpec(Bytes);
 
 impl ServedSpec {

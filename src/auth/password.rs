@@ -17,8 +17,7 @@ use crate::error::ApiError;
 /// Argon2id with 7 MiB, 5 passes and 1 lane. OWASP's Password Storage Cheat Sheet lists five
 /// settings that "provide an equal level of defense" and differ only in trading memory for CPU
 /// (46 MiB x 1 pass, 19 x 2, 12 x 3, 9 x 4, 7 x 5); each costs about the same CPU time, so this one
-/// lets two hashes at once fit the service's memory budget (BENCHMARKS.md) at the same login
-/// rate. Hashes made with other parameters still verify, and are replaced at the next login.
+/// lets a hash per core fit the service's small memory at the same login rate. Hashes made with other parameters still verify, and are replaced at the next login.
 const PARAMS: Params = match Params::new(7 * 1024, 5, 1, None) {
     Ok(params) => params,
     Err(_) => panic!("invalid Argon2 parameters"),
@@ -94,9 +93,9 @@ pub async fn verify(password: String, phc_hash: String) -> Result<bool, ApiError
 }
 
 thread_local! {
-    /// This hashing thread's Argon2 memory, kept from one hash to the next. With a fresh 7 MiB
-    /// per hash, mimalloc touched new pages before it let go of the last hash's: a burst of
-    /// logins took the service up to 15 MiB above where it settled (BENCHMARKS.md, session 8).
+    /// This hashing thread's Argon2 memory, kept from one hash to the next: with fresh memory per
+    /// hash the allocator touched new pages before it let go of the last hash's, and a burst of
+    /// logins grew the service well above where it settled.
     static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 

@@ -157,8 +157,7 @@ impl EmailSender {
     /// (its lease ran out), then the queued ones in the order they fell due. Two reads, each a
     /// range of `ix_email_outbox_due` (status, then due time) in its own order, reading no more
     /// than `limit` rows: as one query with an OR, the databases sorted every due message to
-    /// find the first few, and with a large queue that was the sender's cost (MariaDB 1.6 s a
-    /// batch with 120,000 queued; BENCHMARKS.md, session 23).
+    /// find the first few, which with a long queue took seconds a batch.
     async fn due_ids(&self, now: NaiveDateTime, limit: usize) -> Result<Vec<i32>, DbErr> {
         let first_ids = |condition: Condition, limit: usize| {
             email_outbox::Entity::find()

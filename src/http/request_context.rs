@@ -63,9 +63,8 @@ fn choose(incoming: Option<&HeaderValue>) -> String {
         .map_or_else(fresh_id, str::to_owned)
 }
 
-/// A random (version 4) UUID from the thread's generator: `Uuid::new_v4` asks the kernel for its
-/// 16 bytes, a system call on every request (about 1.5% of the service's CPU on
-/// `GET /api/invite`; BENCHMARKS.md, session 18).
+/// A random (version 4) UUID from the thread's generator, where `Uuid::new_v4` would ask the
+/// kernel for its 16 bytes, a system call on every request.
 fn fresh_id() -> String {
     uuid::Builder::from_random_bytes(rand::random())
         .into_uuid()
