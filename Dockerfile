@@ -8,8 +8,6 @@ COPY Cargo.toml Cargo.lock ./
 # Build settings, among them the SQLite compile flags (see .cargo/config.toml).
 COPY .cargo .cargo
 COPY migration/Cargo.toml migration/Cargo.toml
-# sqlx-core with its unreleased TCP_NODELAY fix (see [patch.crates-io] in Cargo.toml).
-COPY vendor vendor
 RUN mkdir -p src migration/src \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs && touch migration/src/lib.rs \
  && cargo build --release --locked \

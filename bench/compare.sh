@@ -20,9 +20,8 @@ fi
 wrk_options="--timeout 30s"
 
 install_tools
-build --bin org-members --example ceiling
+build --bin org-members
 bin="$PWD/target/$profile/org-members"
-ceiling_bin="$PWD/target/$profile/examples/ceiling"
 
 # About 1 GiB and two to three minutes to install; kept between runs.
 venv=${LABEL_STUDIO_VENV:-$HOME/.cache/org-members-bench/label-studio-$label_studio_version}
@@ -35,12 +34,9 @@ fi
 work=$(mktemp -d)
 port=18382
 ls_port=18383
-ceiling_port=18384
 server=""
-ceiling=""
-# Each service is measured in a subshell of its own environment, which stops it (and the
-# ceiling, when it runs beside it) on any exit.
-cleanup() { for pid in $server $ceiling; do kill "$pid" 2>/dev/null || true; done; }
+# Each service is measured in a subshell of its own environment, which stops it on any exit.
+cleanup() { [ -z "$server" ] || kill "$server" 2>/dev/null || true; }
 # On PostgreSQL each service gets a fresh database of its own on 127.0.0.1:5432.
 pg() { PGOPTIONS=--client-min-messages=warning psql -q -h 127.0.0.1 -U postgres -d test -c "$1" >/dev/null; }
 drop_databases() { pg "drop database if exists om_compare" && pg "drop database if exists ls_compare"; }
@@ -75,32 +71,6 @@ measure() {
   stop_server
 }
 
-# The ceiling: a bare actix-web handler of the same JSON, no authentication, no database; and the
-# same handler with one query of organization ORG on the service's database, made as the service
-# makes its caller's (bench/ceiling.rs). Measured in rounds, each right next to a run of org-members'
-# GET /api/invite at INVITE_URL: the machine's speed drifts within minutes (the same build's
-# GET /api/invite 9,000-17,000 req/s in one evening), and shares taken from runs far apart would
-# measure the drift. Writes a row per round to $work/ceiling.md, $work/one-query.md, $work/share.md.
-measure_share() {
-  local invite_url=$1 org=$2 service=$server round
-  PORT=$ceiling_port ORGANIZATION_ID=$org "$ceiling_bin" &
-  ceiling=$!
-  wait_until_ready "$C/api/invite" 60
-  for round in $(seq "$rounds"); do
-    server=$ceiling results="$work/ceiling.md"
-    load "GET /api/invite (ceiling, round $round)" "$connections" "$C/api/invite"
-    results="$work/one-query.md"
-    load "GET /api/invite (one query, round $round)" "$connections" "$C/api/invite/one-query"
-    server=$service results="$work/share.md"
-    load "GET /api/invite (round $round)" "$connections" "$invite_url"
-  done
-  kill "$ceiling"
-  wait "$ceiling" 2>/dev/null || true
-  ceiling="" server=$service
-}
-C="http://127.0.0.1:$ceiling_port"
-rounds=$([ "$smoke" = 1 ] && echo 1 || echo 3)
-
 # org-members as bench/run.sh runs it.
 B="http://127.0.0.1:$port"
 (
@@ -125,7 +95,6 @@ B="http://127.0.0.1:$port"
   auth="Authorization: Bearer $access"
   member=$(curl -fs "$B/api/organizations/$org/memberships?role=AN&page_size=1" -H "$auth" \
     | jq -r '.results[0].user.id')
-  measure_share "$B/api/invite" "$org"
   measure org-members "$B" "$org" "$B/api/organizations/$org/memberships/$member"
 )
 
@@ -166,18 +135,6 @@ side_by_side() {
                    printf "|%s|%s|%s|%s|%s|%s|%s|%s|%s| %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, times }'
 }
 
-# One line per round of measure_share: requests/s of the ceiling, of its one-query handler and of
-# org-members, then the shares (%) of the ceiling the last two make.
-share_rounds() {
-  paste -d'|' <(cut -d'|' -f3 "$work/ceiling.md") <(cut -d'|' -f3 "$work/one-query.md") \
-    <(cut -d'|' -f3 "$work/share.md") \
-    | awk -F'|' '{ceiling = ($1 > 0) ? $1 : 1;
-                  printf "%.0f %.0f %.0f %.1f %.1f\n", $1, $2, $3, 100 * $2 / ceiling, 100 * $3 / ceiling}'
-}
-rounds_text=$(share_rounds | awk '{printf "%s%s / %s (%s%%) / %s (%s%%)", (NR > 1) ? "; " : "", $1, $2, $4, $3, $5}')
-# The median of column N of share_rounds.
-median_of() { share_rounds | sort -n -k"$1" | awk -v n="$1" '{v[NR] = $n} END {print v[int((NR + 1) / 2)]}'; }
-
 {
   echo "## Label Studio $label_studio_version and org-members, $db, $members members ($(date -u +%Y-%m-%d), $(nproc) cores, profile $profile, wrk -t2 -c$connections -d$duration $wrk_options)"
   echo
@@ -185,7 +142,6 @@ median_of() { share_rounds | sort -n -k"$1" | awk -v n="$1" '{v[NR] = $n} END {p
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   side_by_side
   echo
-  echo "- \`GET /api/invite\` against the ceiling (\`bench/ceiling.rs\`: actix-web, the same JSON, no authentication, no database), the ceiling with one query (the organization by its key, read as org-members reads its caller: on SQLite on the HTTP worker's thread, else through its pool) and org-members, one right after the other in $([ "$rounds" = 1 ] && echo "1 round" || echo "$rounds rounds"), req/s (share of the ceiling): $rounds_text. Median shares: one query $(median_of 4)%, org-members $(median_of 5)% (issue 5's target: 30%)"
   echo "- peak resident memory: Label Studio $(cat "$work/label-studio.peak") MiB, org-members $(cat "$work/org-members.peak") MiB"
   echo "- start to ready on a migrated database: Label Studio $(printf '%.2f' "$(cat "$work/label-studio.ready")") s, org-members $(printf '%.3f' "$(cat "$work/org-members.ready")") s"
   echo "- each on a fresh $db database; org-members with rate limits off (as in bench/run.sh), Label Studio with its defaults and legacy API tokens on"

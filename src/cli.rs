@@ -6,37 +6,8 @@ use crate::domain::{EmailAddress, Password};
 use crate::settings::Settings;
 use crate::startup::Application;
 
-const CONFIGURATION: &str = "\
-Configuration (environment variables):
-  DATABASE_URL                 sqlite://data/org-members.sqlite3?mode=rwc (default), postgres://..., mysql://...
-  DATABASE_MAX_CONNECTIONS     PostgreSQL/MariaDB connections for requests, shared out among workers (default 10)
-  HOST, PORT                   where to listen (default 127.0.0.1:8080)
-  JWT_SECRET                   HS256 key, at least 32 bytes (default: generated once, kept in the database)
-  PUBLIC_URL                   base of invite links, e.g. https://members.example.org
-  ACCESS_TOKEN_TTL             access token lifetime: seconds or 15m, 12h, 30d (default 15m)
-  REFRESH_TOKEN_TTL            login refresh token lifetime (default 7d)
-  PERSONAL_TOKEN_TTL           personal access token lifetime (default 365d)
-  DISABLE_SIGNUP_WITHOUT_LINK  true: signup needs an invite link or invitation
-                               (LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK is honoured too)
-  MAX_BODY_BYTES               largest accepted request body (default 262144)
-  WORKERS                      HTTP worker threads (default: one per core)
-  SMTP_URL                     smtp://host:25, smtp://user:pass@host:587?tls=required, smtps://...
-                               (default none: invitation emails stay queued)
-  EMAIL_FROM                   sender mailbox (default \"org-members <no-reply@localhost>\")
-  EMAIL_MAX_ATTEMPTS           tries before a message is marked failed (default 10)
-  EMAIL_RETRY_BASE             first retry delay, doubling up to 30m (default 10s)
-  EMAIL_CONCURRENCY            messages sent at once per instance (default 4)
-  EMAIL_POLL_INTERVAL          how often the sender looks for due messages (default 2s)
-  INVITE_MAX_ADDRESSES         most addresses per bulk invitation (default 500)
-  CORS_ALLOWED_ORIGINS         browser origins allowed to call the API, comma-separated, or * (default none: CORS off)
-  TRUST_FORWARDED_FOR          client address = last X-Forwarded-For entry; only behind one proxy (default false)
-  RATE_LIMIT_PER_ADDRESS       login/signup/lookup/accept requests per minute per client address, each (default 60, 0 = off)
-  RATE_LIMIT_PER_EMAIL         login/signup attempts per minute per email, accepts per account (default 10, 0 = off)
-  RUST_LOG                     log filter (default info)
-  LOG_FORMAT                   json: one JSON object per log line (default: text)";
-
 #[derive(Parser, Debug)]
-#[command(name = "org-members", version, about = "Organization members service: invite links, pending users, roles.", after_help = CONFIGURATION)]
+#[command(name = "org-members", version, about = "Organization members service: invite links, pending users, roles.", after_help = crate::settings::help_text())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -45,13 +16,13 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve the API (the default when no subcommand is given).
-    #[command(after_help = CONFIGURATION)]
+    #[command(after_help = crate::settings::help_text())]
     Serve,
     /// Apply database migrations and exit.
-    #[command(after_help = CONFIGURATION)]
+    #[command(after_help = crate::settings::help_text())]
     Migrate,
     /// Create an organization with its Owner (the first one becomes the default organization).
-    #[command(after_help = CONFIGURATION)]
+    #[command(after_help = crate::settings::help_text())]
     Bootstrap {
         /// The Owner's email.
         #[arg(long)]

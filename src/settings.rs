@@ -1,5 +1,5 @@
-//! One settings tree: defaults in code, overridden by environment variables, validated once at
-//! boot. Tests build `Settings` in code and never touch the environment.
+//! One settings tree: defaults in code, overridden by the environment variables of [`VARIABLES`],
+//! validated once at boot. Tests build `Settings` in code and never touch the environment.
 
 use std::fmt;
 use std::time::Duration;
@@ -32,9 +32,7 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `DATABASE_URL`: `sqlite://...`, `postgres://...` or `mysql://...`.
     pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`: connections for requests, shared out among the HTTP workers
-    /// (SQLite always uses one writer connection). One organization's managing writes use at
-    /// most half of a worker's share at once (`turns`).
+    /// `DATABASE_MAX_CONNECTIONS`: the pool's size; on SQLite, the readers beside its one writer.
     pub database_max_connections: u32,
     /// `HOST` and `PORT` the server binds to.
     pub host: String,
@@ -136,116 +134,14 @@ impl Settings {
         Settings::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Reads settings through `lookup` (the environment, or a map in tests).
+    /// Reads settings through `lookup` (the environment, or a map in tests): each of
+    /// [`VARIABLES`] that is set and not blank.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {
-        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let mut settings = Settings::default();
-        if let Some(url) = get("DATABASE_URL") {
-            settings.database_url = parse_database_url(&url)?;
-        }
-        if let Some(value) = get("DATABASE_MAX_CONNECTIONS") {
-            settings.database_max_connections = value
-                .parse()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "DATABASE_MAX_CONNECTIONS",
-                        "expected a number from 1 to 1000",
-                    )
-                })?;
-        }
-        if let Some(host) = get("HOST") {
-            settings.host = host;
-        }
-        if let Some(port) = get("PORT") {
-            settings.port = port
-                .parse()
-                .map_err(|_| invalid("PORT", "expected a port number from 0 to 65535"))?;
-        }
-        if let Some(secret) = get("JWT_SECRET") {
-            if secret.len() < MIN_JWT_SECRET_BYTES {
-                return Err(invalid(
-                    "JWT_SECRET",
-                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
-                ));
+        for variable in VARIABLES {
+            if let Some(value) = lookup(variable.name).filter(|value| !value.trim().is_empty()) {
+                (variable.set)(&mut settings, variable.name, &value)?;
             }
-            settings.jwt_secret = Some(Secret::new(secret));
-        }
-        if let Some(url) = get("PUBLIC_URL") {
-            settings.public_url = Some(parse_public_url(&url)?);
-        }
-        if let Some(ttl) = get("ACCESS_TOKEN_TTL") {
-            settings.access_token_ttl = parse_duration("ACCESS_TOKEN_TTL", &ttl)?;
-        }
-        if let Some(ttl) = get("REFRESH_TOKEN_TTL") {
-            settings.refresh_token_ttl = parse_duration("REFRESH_TOKEN_TTL", &ttl)?;
-        }
-        if let Some(ttl) = get("PERSONAL_TOKEN_TTL") {
-            settings.personal_token_ttl = parse_duration("PERSONAL_TOKEN_TTL", &ttl)?;
-        }
-        for name in [
-            "DISABLE_SIGNUP_WITHOUT_LINK",
-            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK",
-        ] {
-            if let Some(value) = get(name) {
-                settings.disable_signup_without_link |= parse_bool(name, &value)?;
-            }
-        }
-        if let Some(value) = get("MAX_BODY_BYTES") {
-            settings.max_body_bytes =
-                value.parse().ok().filter(|n| *n >= 1024).ok_or_else(|| {
-                    invalid("MAX_BODY_BYTES", "expected a number of bytes >= 1024")
-                })?;
-        }
-        if let Some(value) = get("WORKERS") {
-            settings.workers = Some(
-                value
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=256).contains(n))
-                    .ok_or_else(|| invalid("WORKERS", "expected a number from 1 to 256"))?,
-            );
-        }
-        if let Some(url) = get("SMTP_URL") {
-            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url)
-                .map_err(|error| invalid("SMTP_URL", format!("not an SMTP URL ({error})")))?;
-            settings.smtp_url = Some(Secret::new(url));
-        }
-        if let Some(from) = get("EMAIL_FROM") {
-            from.parse::<lettre::message::Mailbox>()
-                .map_err(|_| invalid("EMAIL_FROM", "expected `Name <address>` or an address"))?;
-            settings.email_from = from;
-        }
-        if let Some(value) = get("EMAIL_MAX_ATTEMPTS") {
-            settings.email_max_attempts = parse_count("EMAIL_MAX_ATTEMPTS", &value, 1, 100)?;
-        }
-        if let Some(value) = get("EMAIL_RETRY_BASE") {
-            settings.email_retry_base = parse_duration("EMAIL_RETRY_BASE", &value)?;
-        }
-        if let Some(value) = get("EMAIL_CONCURRENCY") {
-            settings.email_concurrency = parse_count("EMAIL_CONCURRENCY", &value, 1, 64)? as usize;
-        }
-        if let Some(value) = get("EMAIL_POLL_INTERVAL") {
-            settings.email_poll_interval = parse_duration("EMAIL_POLL_INTERVAL", &value)?;
-        }
-        if let Some(value) = get("INVITE_MAX_ADDRESSES") {
-            settings.invite_max_addresses =
-                parse_count("INVITE_MAX_ADDRESSES", &value, 1, 10_000)? as usize;
-        }
-        if let Some(value) = get("CORS_ALLOWED_ORIGINS") {
-            settings.cors_allowed_origins = parse_origins(&value)?;
-        }
-        if let Some(value) = get("TRUST_FORWARDED_FOR") {
-            settings.trust_forwarded_for = parse_bool("TRUST_FORWARDED_FOR", &value)?;
-        }
-        if let Some(value) = get("RATE_LIMIT_PER_ADDRESS") {
-            settings.rate_limit_per_address =
-                parse_count("RATE_LIMIT_PER_ADDRESS", &value, 0, 1_000_000)?;
-        }
-        if let Some(value) = get("RATE_LIMIT_PER_EMAIL") {
-            settings.rate_limit_per_email =
-                parse_count("RATE_LIMIT_PER_EMAIL", &value, 0, 1_000_000)?;
         }
         Ok(settings)
     }
@@ -256,7 +152,297 @@ impl Settings {
     }
 }
 
-fn parse_database_url(url: &str) -> Result<String, SettingsError> {
+/// One environment variable the service reads: the one list `org-members --help`, README's
+/// table and [`Settings::from_lookup`] all come from.
+pub struct Variable {
+    pub name: &'static str,
+    /// The default as people read it.
+    pub default: &'static str,
+    pub meaning: &'static str,
+    /// Parses a value into the settings; the name is the variable's, for the error.
+    set: Setter,
+}
+
+type Setter = fn(&mut Settings, &'static str, &str) -> Result<(), SettingsError>;
+
+/// Logging is set up before the settings are read (`main`): these are documented, not parsed here.
+fn read_by_the_logger(_: &mut Settings, _: &'static str, _: &str) -> Result<(), SettingsError> {
+    Ok(())
+}
+
+/// Every variable, in the order the documentation lists them.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "DATABASE_URL",
+        default: "`sqlite://data/org-members.sqlite3?mode=rwc`",
+        meaning: "`sqlite:`, `postgres://` or `mysql://` (MariaDB) URL",
+        set: |s, name, raw| {
+            s.database_url = parse_database_url(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "DATABASE_MAX_CONNECTIONS",
+        default: "`10`",
+        meaning: "PostgreSQL or MariaDB: the connection pool's size; SQLite: read connections beside its one writer",
+        set: |s, name, raw| {
+            s.database_max_connections = parse_count(name, raw, 1, 1000)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "HOST",
+        default: "`127.0.0.1`",
+        meaning: "address to listen on",
+        set: |s, _, raw| {
+            s.host = raw.trim().to_owned();
+            Ok(())
+        },
+    },
+    Variable {
+        name: "PORT",
+        default: "`8080`",
+        meaning: "port to listen on",
+        set: |s, name, raw| {
+            s.port = raw
+                .trim()
+                .parse()
+                .map_err(|_| invalid(name, "expected a port number from 0 to 65535"))?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "JWT_SECRET",
+        default: "generated",
+        meaning: "HS256 signing key, at least 32 bytes; when unset one is generated once and kept in the database, so restarts and sibling instances agree",
+        set: |s, name, raw| {
+            if raw.len() < MIN_JWT_SECRET_BYTES {
+                return Err(invalid(
+                    name,
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes"),
+                ));
+            }
+            s.jwt_secret = Some(Secret::new(raw));
+            Ok(())
+        },
+    },
+    Variable {
+        name: "PUBLIC_URL",
+        default: "none",
+        meaning: "base of invite links (`<PUBLIC_URL>/user/signup/?token=...`); links are relative without it",
+        set: |s, name, raw| {
+            s.public_url = Some(parse_public_url(name, raw)?);
+            Ok(())
+        },
+    },
+    Variable {
+        name: "ACCESS_TOKEN_TTL",
+        default: "`15m`",
+        meaning: "access token lifetime: seconds, or `90s`, `15m`, `12h`, `30d`",
+        set: |s, name, raw| {
+            s.access_token_ttl = parse_duration(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "REFRESH_TOKEN_TTL",
+        default: "`7d`",
+        meaning: "lifetime of the refresh token given at login and signup",
+        set: |s, name, raw| {
+            s.refresh_token_ttl = parse_duration(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "PERSONAL_TOKEN_TTL",
+        default: "`365d`",
+        meaning: "lifetime of personal access tokens (`POST /api/token/`)",
+        set: |s, name, raw| {
+            s.personal_token_ttl = parse_duration(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "DISABLE_SIGNUP_WITHOUT_LINK",
+        default: "`false`",
+        meaning: "`true`: signup needs an invite link or invitation token",
+        set: |s, name, raw| {
+            s.disable_signup_without_link |= parse_bool(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK",
+        default: "`false`",
+        meaning: "Label Studio's name for the same switch; either one closes signup",
+        set: |s, name, raw| {
+            s.disable_signup_without_link |= parse_bool(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "MAX_BODY_BYTES",
+        default: "`262144`",
+        meaning: "larger request bodies get a 413 problem",
+        set: |s, name, raw| {
+            s.max_body_bytes = parse_count(name, raw, 1024, u32::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "WORKERS",
+        default: "one per core",
+        meaning: "HTTP worker threads",
+        set: |s, name, raw| {
+            s.workers = Some(parse_count(name, raw, 1, 256)? as usize);
+            Ok(())
+        },
+    },
+    Variable {
+        name: "SMTP_URL",
+        default: "none",
+        meaning: "lettre's URL form: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`, `smtps://user:pass@host:465`; without it invitations stay queued",
+        set: |s, name, raw| {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw)
+                .map_err(|error| invalid(name, format!("not an SMTP URL ({error})")))?;
+            s.smtp_url = Some(Secret::new(raw));
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAIL_FROM",
+        default: "`org-members <no-reply@localhost>`",
+        meaning: "sender mailbox of invitation emails",
+        set: |s, name, raw| {
+            raw.parse::<lettre::message::Mailbox>()
+                .map_err(|_| invalid(name, "expected `Name <address>` or an address"))?;
+            s.email_from = raw.to_owned();
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAIL_MAX_ATTEMPTS",
+        default: "`10`",
+        meaning: "sends tried before a message is marked `failed` (a permanent SMTP refusal fails at once)",
+        set: |s, name, raw| {
+            s.email_max_attempts = parse_count(name, raw, 1, 100)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAIL_RETRY_BASE",
+        default: "`10s`",
+        meaning: "wait after the first failed try; doubles each time, at most 30 minutes",
+        set: |s, name, raw| {
+            s.email_retry_base = parse_duration(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAIL_CONCURRENCY",
+        default: "`4`",
+        meaning: "messages one instance sends at once",
+        set: |s, name, raw| {
+            s.email_concurrency = parse_count(name, raw, 1, 64)? as usize;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAIL_POLL_INTERVAL",
+        default: "`2s`",
+        meaning: "how often each instance's sender looks for due messages",
+        set: |s, name, raw| {
+            s.email_poll_interval = parse_duration(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "INVITE_MAX_ADDRESSES",
+        default: "`500`",
+        meaning: "most addresses in one `POST /api/invite/send-email`",
+        set: |s, name, raw| {
+            s.invite_max_addresses = parse_count(name, raw, 1, 10_000)? as usize;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "CORS_ALLOWED_ORIGINS",
+        default: "none (CORS off)",
+        meaning: "browser origins allowed to call the API, comma-separated (`https://app.example.org,http://localhost:3000`), or `*`",
+        set: |s, name, raw| {
+            s.cors_allowed_origins = parse_origins(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "TRUST_FORWARDED_FOR",
+        default: "`false`",
+        meaning: "take the client address (rate limits, audit log) from the last `X-Forwarded-For` entry; set it only behind a proxy that appends one",
+        set: |s, name, raw| {
+            s.trust_forwarded_for = parse_bool(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "RATE_LIMIT_PER_ADDRESS",
+        default: "`60`",
+        meaning: "login, signup, invite lookup and accept requests per minute from one client address, each counted apart; `0` turns it off",
+        set: |s, name, raw| {
+            s.rate_limit_per_address = parse_count(name, raw, 0, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "RATE_LIMIT_PER_EMAIL",
+        default: "`10`",
+        meaning: "login and signup attempts per minute for one email address, accepts per minute for one account; `0` turns it off",
+        set: |s, name, raw| {
+            s.rate_limit_per_email = parse_count(name, raw, 0, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "RUST_LOG",
+        default: "`info`",
+        meaning: "log filter (`env_logger` syntax)",
+        set: read_by_the_logger,
+    },
+    Variable {
+        name: "LOG_FORMAT",
+        default: "text",
+        meaning: "`json`: one JSON object per log line, for log shippers",
+        set: read_by_the_logger,
+    },
+];
+
+/// The variables as `--help` lists them.
+pub fn help_text() -> String {
+    let width = VARIABLES.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let mut text = String::from("Configuration (environment variables):\n");
+    for variable in VARIABLES {
+        let default = variable.default.replace('`', "");
+        let meaning = variable.meaning.replace('`', "");
+        text += &format!(
+            "  {:width$}  {meaning} (default: {default})\n",
+            variable.name
+        );
+    }
+    text
+}
+
+/// The variables as README's table lists them.
+pub fn markdown_table() -> String {
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for variable in VARIABLES {
+        table += &format!(
+            "| `{}` | {} | {} |\n",
+            variable.name, variable.default, variable.meaning
+        );
+    }
+    table
+}
+
+fn parse_database_url(variable: &'static str, url: &str) -> Result<String, SettingsError> {
     let known = [
         "sqlite:",
         "postgres://",
@@ -266,7 +452,7 @@ fn parse_database_url(url: &str) -> Result<String, SettingsError> {
     ];
     if !known.iter().any(|scheme| url.starts_with(scheme)) {
         return Err(invalid(
-            "DATABASE_URL",
+            variable,
             "expected a sqlite:, postgres:// or mysql:// URL",
         ));
     }
@@ -274,17 +460,17 @@ fn parse_database_url(url: &str) -> Result<String, SettingsError> {
     Ok(url.replacen("mariadb://", "mysql://", 1))
 }
 
-fn parse_public_url(raw: &str) -> Result<String, SettingsError> {
-    let url = url::Url::parse(raw)
-        .map_err(|error| invalid("PUBLIC_URL", format!("not a URL ({error})")))?;
+fn parse_public_url(variable: &'static str, raw: &str) -> Result<String, SettingsError> {
+    let url =
+        url::Url::parse(raw).map_err(|error| invalid(variable, format!("not a URL ({error})")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("PUBLIC_URL", "expected an http:// or https:// URL"));
+        return Err(invalid(variable, "expected an http:// or https:// URL"));
     }
     Ok(raw.trim_end_matches('/').to_owned())
 }
 
 /// `https://app.example.org, http://localhost:3000` or `*`.
-fn parse_origins(raw: &str) -> Result<Vec<String>, SettingsError> {
+fn parse_origins(variable: &'static str, raw: &str) -> Result<Vec<String>, SettingsError> {
     raw.split(',')
         .map(str::trim)
         .filter(|origin| !origin.is_empty())
@@ -292,16 +478,12 @@ fn parse_origins(raw: &str) -> Result<Vec<String>, SettingsError> {
             if origin == "*" {
                 return Ok(origin.to_owned());
             }
-            let url = url::Url::parse(origin).map_err(|_| {
-                invalid(
-                    "CORS_ALLOWED_ORIGINS",
-                    format!("{origin:?} is not an origin"),
-                )
-            })?;
+            let url = url::Url::parse(origin)
+                .map_err(|_| invalid(variable, format!("{origin:?} is not an origin")))?;
             let bare = url.path() == "/" && url.query().is_none() && !origin.ends_with('/');
             if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || !bare {
                 return Err(invalid(
-                    "CORS_ALLOWED_ORIGINS",
+                    variable,
                     format!("{origin:?} is not an origin like https://app.example.org"),
                 ));
             }
@@ -398,6 +580,32 @@ mod tests {
             let error = from(&[(name, value)]).expect_err(name);
             assert_eq!(error.variable, name);
         }
+    }
+
+    /// Each documented default, read as a value, is the default the code has: the list that
+    /// `--help` and README show cannot drift from what the service does unset.
+    #[test]
+    fn every_documented_default_is_the_default() {
+        let defaults = format!("{:?}", Settings::default());
+        for variable in VARIABLES {
+            let shown = variable.default.trim_matches('`');
+            if variable.default.starts_with('`') {
+                let mut settings = Settings::default();
+                (variable.set)(&mut settings, variable.name, shown).expect(variable.name);
+                assert_eq!(format!("{settings:?}"), defaults, "{}", variable.name);
+            }
+        }
+    }
+
+    /// README's configuration table is this list's, word for word.
+    #[test]
+    fn the_readme_lists_every_variable_as_the_code_does() {
+        let readme = include_str!("../README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "README.md's configuration table differs from settings::VARIABLES; it should read:\n{table}"
+        );
     }
 
     #[test]

@@ -67,15 +67,13 @@ pub async fn signup(
     once: Option<&Claim>,
 ) -> Result<Joined, ApiError> {
     let password_hash = password::hash(account.password.expose().to_owned()).await?;
-    let app = state.clone();
-    let once = once.cloned();
     let joined = state
         .db
         .transaction(async move |txn| {
             if let Some(claim) = once {
                 claim.hold(txn).await?;
             }
-            let destination = destination(txn, &app, &account).await?;
+            let destination = destination(txn, state, &account).await?;
             let (organization, role, invitation, via) = match destination {
                 Destination::Join(organization, via) => {
                     (organization, Role::NotActivated, None, via)
@@ -112,7 +110,7 @@ pub async fn signup(
             if role == Role::Owner {
                 claim_founder(txn, organization, user.id).await?;
             }
-            let tokens = issue_pair(txn, &app, user.id, membership.organization_id, role).await?;
+            let tokens = issue_pair(txn, state, user.id, membership.organization_id, role).await?;
             Ok::<_, ApiError>(Ok(Joined {
                 user,
                 membership,

@@ -128,8 +128,6 @@ pub struct Accepted {
 
 /// An existing account accepts an invitation sent to its address.
 pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Accepted, ApiError> {
-    let app = state.clone();
-    let caller = caller.clone();
     let caller_id = caller.user.id;
     let token = token.to_owned();
     let accepted = state
@@ -198,7 +196,7 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
             account.update(txn).await?;
             let tokens = crate::services::tokens::issue_pair(
                 txn,
-                &app,
+                state,
                 caller.user.id,
                 invitation.organization_id,
                 role,

@@ -59,18 +59,15 @@ pub async fn invite_many(
     request: BulkInvite,
     once: Option<&Claim>,
 ) -> Result<Vec<AddressResult>, ApiError> {
-    let app = state.clone();
-    let caller = caller.clone();
     let caller_id = caller.user.id;
     let role = request.role;
-    let once = once.cloned();
     let (results, organization_id) = state
         .db
         .transaction(async move |txn| {
             if let Some(claim) = once {
                 claim.hold(txn).await?;
             }
-            let acting = managing_own_organization(txn, &caller).await?;
+            let acting = managing_own_organization(txn, caller).await?;
             Role::check_invite(acting.role, request.role).map_err(invite_refusal)?;
             let organization = organization_of(txn, caller.organization_id).await?;
 
@@ -114,7 +111,7 @@ pub async fn invite_many(
             .await?;
             let expires_at = now() + ChronoDuration::days(i64::from(request.expires_in_days));
             let invitation = NewInvitations {
-                state: &app,
+                state,
                 organization: &organization,
                 inviter: &caller.user,
                 role: request.role,
@@ -133,7 +130,7 @@ pub async fn invite_many(
                 let (created, token) = invitation.create(txn, &email).await?;
                 audit_entries.push(created_entry(&created));
                 result.invitation_id = Some(created.id);
-                result.invite_url = (!request.send_email).then(|| app.invite_url(&token));
+                result.invite_url = (!request.send_email).then(|| state.invite_url(&token));
             }
             audit::record(txn, audit_entries).await?;
             Ok::<_, ApiError>((results, organization.id))

@@ -98,17 +98,14 @@ pub async fn resend(
     send_email: bool,
     once: Option<&Claim>,
 ) -> Result<(invitation::Model, Option<String>), ApiError> {
-    let app = state.clone();
-    let caller = caller.clone();
     let caller_id = caller.user.id;
-    let once = once.cloned();
     let (updated, token) = state
         .db
         .transaction(async move |txn| {
             if let Some(claim) = once {
                 claim.hold(txn).await?;
             }
-            let acting = managing(txn, &caller).await?;
+            let acting = managing(txn, caller).await?;
             let current = locked_in_organization(txn, caller.organization_id, id).await?;
             if current.status != InvitationStatus::Pending.stored() {
                 return Err(not_pending());
@@ -119,7 +116,7 @@ pub async fn resend(
             let organization = organization_of(txn, caller.organization_id).await?;
             outbox::cancel_for_invitations(txn, vec![current.id]).await?;
             let invitation = NewInvitations {
-                state: &app,
+                state,
                 organization: &organization,
                 inviter: &caller.user,
                 role,
@@ -165,12 +162,11 @@ pub async fn revoke(
     caller: &Caller,
     id: i32,
 ) -> Result<invitation::Model, ApiError> {
-    let caller = caller.clone();
     let caller_id = caller.user.id;
     let revoked = state
         .db
         .transaction(async move |txn| {
-            managing(txn, &caller).await?;
+            managing(txn, caller).await?;
             let current = locked_in_organization(txn, caller.organization_id, id).await?;
             if current.status != InvitationStatus::Pending.stored() {
                 return Err(not_pending());
