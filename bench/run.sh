@@ -115,7 +115,7 @@ python3 bench/smtp_sink.py "$smtp_port" "$work/sent.count" 2>/dev/null &
 sink=$!
 sleep 0.5
 queued=$(query "select count(*) from email_outbox where status = 'queued'")
-export SMTP_URL="smtp://127.0.0.1:$smtp_port" EMAIL_CONCURRENCY=8 EMAIL_POLL_INTERVAL=1s
+export SMTP_URL="smtp://127.0.0.1:$smtp_port" PUBLIC_URL=http://members.test EMAIL_CONCURRENCY=8 EMAIL_POLL_INTERVAL=1s
 drain_limit=$([ "$smoke" = 1 ] && echo 200 || echo 1000)
 start_server
 drain_started=$(date +%s.%N)

@@ -143,6 +143,12 @@ impl Settings {
                 (variable.set)(&mut settings, variable.name, &value)?;
             }
         }
+        if settings.smtp_url.is_some() && settings.public_url.is_none() {
+            return Err(invalid(
+                "PUBLIC_URL",
+                "must be set when SMTP_URL is: invitation emails carry an absolute link to it",
+            ));
+        }
         Ok(settings)
     }
 
@@ -606,6 +612,20 @@ mod tests {
             readme.contains(&table),
             "README.md's configuration table differs from settings::VARIABLES; it should read:\n{table}"
         );
+    }
+
+    /// Emails sent with relative links would be dead ends: an SMTP server without the public URL
+    /// stops the start, naming the variable that is missing.
+    #[test]
+    fn smtp_without_a_public_url_is_refused() {
+        let error = from(&[("SMTP_URL", "smtp://mail:25")]).expect_err("no PUBLIC_URL");
+        assert_eq!(error.variable, "PUBLIC_URL");
+        let settings = from(&[
+            ("SMTP_URL", "smtp://mail:25"),
+            ("PUBLIC_URL", "https://members.example.org"),
+        ])
+        .expect("both");
+        assert!(settings.smtp_url.is_some());
     }
 
     #[test]

@@ -95,9 +95,6 @@ pub async fn prepare_state(settings: Settings) -> Result<web::Data<AppState>, se
     let db = db::connect(&settings).await?;
     db.migrate().await?;
     let secret = jwt_secret(&db, &settings).await?;
-    if settings.smtp_url.is_some() && settings.public_url.is_none() {
-        log::warn!("PUBLIC_URL is not set: invitation emails will carry relative links");
-    }
     Ok(web::Data::new(AppState {
         db,
         jwt: JwtKeys::new(secret.as_bytes()),

@@ -158,3 +158,117 @@ fn create_sqlite_parent_dir(url: &str) {
         log::warn!("could not create {}: {error}", parent.display());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use super::*;
+
+    /// A folder on a tmpfs of `size`, unmounted when dropped: a disk that fills up.
+    struct SmallDisk(tempfile::TempDir);
+
+    impl SmallDisk {
+        fn mount(size: &str) -> SmallDisk {
+            let dir = tempfile::tempdir().expect("a folder");
+            let mounted = Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .status()
+                .expect("mount runs");
+            assert!(
+                mounted.success(),
+                "this test mounts a tmpfs: run it as root"
+            );
+            SmallDisk(dir)
+        }
+    }
+
+    impl Drop for SmallDisk {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0.path()).status();
+        }
+    }
+
+    async fn insert(db: &Db, text: String) -> Result<(), DbErr> {
+        db.transaction(async |txn| {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "INSERT INTO notes (text) VALUES (?)",
+                [text.into()],
+            ))
+            .await
+            .map(drop)
+        })
+        .await
+    }
+
+    /// SQLite on a full disk: once a COMMIT fails, no later write may be acknowledged without
+    /// being stored (the writer must not be left inside a transaction whose later commits are
+    /// savepoints of it), and writes succeed again once there is room. Every write answered Ok
+    /// is then found by a fresh connection.
+    #[tokio::test]
+    async fn a_full_disk_loses_no_acknowledged_write_and_writes_resume_with_room() {
+        let disk = SmallDisk::mount("1m");
+        let dir = disk.0.path();
+        let room = dir.join("room");
+        std::fs::write(&room, vec![0u8; 256 * 1024]).expect("room taken");
+        let settings = Settings {
+            database_url: format!("sqlite://{}?mode=rwc", dir.join("full.sqlite3").display()),
+            ..Settings::default()
+        };
+        let db = connect(&settings).await.expect("SQLite");
+        db.transaction(async |txn| {
+            txn.execute_unprepared("CREATE TABLE notes (text TEXT NOT NULL)")
+                .await
+        })
+        .await
+        .expect("table");
+
+        let mut acknowledged = Vec::new();
+        let mut failures = 0;
+        for n in 0..2_000 {
+            let text = format!("{n:05}{}", "x".repeat(2_000));
+            match insert(&db, text.clone()).await {
+                Ok(()) => acknowledged.push(text),
+                Err(_) => failures += 1,
+            }
+            if failures >= 20 {
+                break;
+            }
+        }
+        assert!(failures >= 20, "the disk never filled up");
+
+        std::fs::remove_file(&room).expect("room given back");
+        let after = "after the disk had room again".to_owned();
+        insert(&db, after.clone())
+            .await
+            .expect("a write succeeds once there is room");
+        acknowledged.push(after);
+
+        let fresh = connect(&settings).await.expect("SQLite again");
+        let stored: Vec<String> = fresh
+            .read()
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT text FROM notes",
+            ))
+            .await
+            .expect("read")
+            .iter()
+            .map(|row| row.try_get_by_index(0).expect("text"))
+            .collect();
+        let lost: Vec<&String> = acknowledged
+            .iter()
+            .filter(|text| !stored.contains(text))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{} of {} acknowledged writes are not stored",
+            lost.len(),
+            acknowledged.len()
+        );
+    }
+}

@@ -52,15 +52,36 @@ pub fn hostile_query(query: &str) -> Option<ApiError> {
     })
 }
 
-/// Free text a person typed (names, titles): refused when it holds control characters, which
-/// would corrupt logs and displays and which PostgreSQL cannot store (NUL).
+/// Free text a person typed (names, titles), which ends up in logs, pages and the Subject and body
+/// of emails: refused when it holds a character that is not text but layout or control, which
+/// could forge lines ("Pat<U+2028>Your account is locked"), reverse what follows, hide itself or
+/// (NUL) not be stored by PostgreSQL.
 pub fn plain_text(text: &str) -> Result<(), validator::ValidationError> {
-    if text.chars().any(char::is_control) {
+    if text.chars().any(is_layout_or_control) {
         let mut error = validator::ValidationError::new("control_characters");
-        error.message = Some("must not contain control characters".into());
+        error.message = Some(
+            "must not contain control, line-separator, bidirectional or invisible characters"
+                .into(),
+        );
         return Err(error);
     }
     Ok(())
+}
+
+/// C0 and C1 controls, Unicode's line and paragraph separators, the bidirectional embeddings,
+/// overrides, isolates and marks, and the zero-width characters (spaces, joiners, the byte order
+/// mark).
+fn is_layout_or_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200E}' | '\u{200F}' | '\u{061C}'
+                | '\u{200B}'..='\u{200D}'
+                | '\u{2060}' | '\u{FEFF}'
+        )
 }
 
 /// Longest search term accepted: enough for any name or address, short of abuse.

@@ -166,6 +166,14 @@ async fn destination(
             Box::new(invitation),
         ));
     }
+    // Closed signup is closed on an empty instance too: the first organization then comes from
+    // `org-members bootstrap`, not from the first stranger to find the page.
+    if state.settings.disable_signup_without_link {
+        return Err(ApiError::new(
+            ErrorCode::SignupRequiresInvite,
+            "Signup is open only through an invite link or an invitation.",
+        ));
+    }
     let default_id = instance_setting(txn, DEFAULT_ORGANIZATION_KEY).await?;
     let Some(default_id) = default_id.and_then(|id| id.parse::<i32>().ok()) else {
         let title = account
@@ -174,12 +182,6 @@ async fn destination(
             .unwrap_or_else(|| DEFAULT_ORGANIZATION_TITLE.to_owned());
         return Ok(Destination::Found(title));
     };
-    if state.settings.disable_signup_without_link {
-        return Err(ApiError::new(
-            ErrorCode::SignupRequiresInvite,
-            "Signup is open only through an invite link or an invitation.",
-        ));
-    }
     let organization = organization::Entity::find_by_id(default_id)
         .one(txn)
         .await?

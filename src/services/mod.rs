@@ -19,8 +19,8 @@ pub fn now() -> NaiveDateTime {
 }
 
 /// A stored instant as UTC for the wire.
-pub fn utc(instant: NaiveDateTime) -> DateTime<Utc> {
-    instant.and_utc().trunc_subsecs(0)
+pub fn utc(instant: impl Into<NaiveDateTime>) -> DateTime<Utc> {
+    instant.into().and_utc().trunc_subsecs(0)
 }
 
 /// A "contains `term`" LIKE pattern for folded columns (`domain::fold`), the term folded the same

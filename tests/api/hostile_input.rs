@@ -125,6 +125,51 @@ async fn hostile_bodies_get_problems_and_store_nothing() {
     assert_eq!(footprint(&app, &owner).await, before);
 }
 
+/// Names and organization titles end up in the Subject and body of emails: line and paragraph
+/// separators, bidirectional overrides and isolates, and zero-width characters are refused like
+/// control characters, with a problem naming the field.
+#[tokio::test]
+async fn names_and_titles_with_layout_characters_are_refused() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let link = app.invite_token(&owner).await;
+    let before = footprint(&app, &owner).await;
+    for name in [
+        "Pat\u{2028}Your account is locked",
+        "Pat\u{2029}Reset it at evil.example",
+        "Pat\u{202E}gnp.exe",
+        "Pat\u{2066}x\u{2069}",
+        "Pa\u{200B}t",
+        "Pa\u{200D}t",
+        "\u{FEFF}Pat",
+    ] {
+        for field in ["first_name", "last_name"] {
+            let mut body = json!({"email": "pat@example.org", "password": PASSWORD, "token": link});
+            body[field] = json!(name);
+            let signup = app.post("/api/signup", None, body).await;
+            let problem =
+                assert_problem(signup, StatusCode::BAD_REQUEST, "validation_failed").await;
+            assert_eq!(
+                problem["errors"][0]["pointer"],
+                format!("/{field}"),
+                "{name:?}"
+            );
+        }
+    }
+    // Scripts that write right to left are names like any other.
+    let arabic = app
+        .post(
+            "/api/signup",
+            None,
+            json!({"email": "pat@example.org", "password": PASSWORD, "token": link,
+                   "first_name": "\u{0628}\u{0627}\u{062A}", "last_name": "Zoë"}),
+        )
+        .await;
+    assert_eq!(arabic.status(), StatusCode::CREATED);
+    let after = footprint(&app, &owner).await;
+    assert_eq!(after.1, before.1, "no invitation");
+}
+
 /// Addresses that end in an IP literal passed the `validator` crate's check whatever preceded
 /// it: header injection, terminal escapes, markup, NUL (a 500 on PostgreSQL). Signup, login and
 /// bulk invites refuse them alike, with a problem, never a 500.

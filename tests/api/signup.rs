@@ -138,7 +138,8 @@ async fn walk_in_signup_joins_the_default_organization_as_pending() {
 #[tokio::test]
 async fn walk_in_signup_is_refused_when_signup_requires_a_link() {
     let app = spawn_app_with(|s| s.disable_signup_without_link = true).await;
-    let owner = app.owner().await;
+    app.bootstrap("owner@example.org", "Acme").await;
+    let owner = app.login("owner@example.org").await;
     let refused = app
         .post(
             "/api/signup",
@@ -149,6 +150,32 @@ async fn walk_in_signup_is_refused_when_signup_requires_a_link() {
     assert_problem(refused, StatusCode::FORBIDDEN, "signup_requires_invite").await;
     // The link still works.
     app.join_via_link(&owner, "linked@example.org").await;
+}
+
+/// With signup closed, an empty instance is no exception: the first stranger does not become an
+/// Owner; the first organization comes from `org-members bootstrap`.
+#[tokio::test]
+async fn closed_signup_founds_no_organization_on_an_empty_instance() {
+    let app = spawn_app_with(|s| s.disable_signup_without_link = true).await;
+    for body in [
+        json!({"email": "first@example.org", "password": PASSWORD}),
+        json!({"email": "first@example.org", "password": PASSWORD, "organization_title": "Mine"}),
+    ] {
+        let refused = app.post("/api/signup", None, body).await;
+        assert_problem(refused, StatusCode::FORBIDDEN, "signup_requires_invite").await;
+    }
+    let login = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"email": "first@example.org", "password": PASSWORD}),
+        )
+        .await;
+    assert_problem(login, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    // Bootstrap founds the first organization; its link then opens signup.
+    app.bootstrap("owner@example.org", "Acme").await;
+    let owner = app.login("owner@example.org").await;
+    app.join_via_link(&owner, "first@example.org").await;
 }
 
 #[tokio::test]

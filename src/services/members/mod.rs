@@ -17,10 +17,10 @@ use super::access::{OrganizationRef, acting_now, find_live_membership};
 use super::pages::read_page;
 use crate::auth::Caller;
 use crate::domain::Role;
+use crate::entities::timestamp::Timestamp;
 use crate::entities::{membership, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
-use chrono::NaiveDateTime;
 
 /// A membership with its user's public columns, as member responses show them. Read without the
 /// user's password hash and other private columns: a list of members never loads a secret, and
@@ -32,8 +32,8 @@ pub struct Member {
     pub organization_id: i32,
     pub role: String,
     pub invited_by: Option<i32>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     #[sea_orm(nested)]
     pub user: PublicUser,
 }
@@ -47,8 +47,8 @@ pub struct PublicUser {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
-    pub date_joined: NaiveDateTime,
-    pub last_activity: Option<NaiveDateTime>,
+    pub date_joined: Timestamp,
+    pub last_activity: Option<Timestamp>,
 }
 
 /// Sort keys of the members list; a leading `-` in the query reverses one.

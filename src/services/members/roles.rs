@@ -14,6 +14,7 @@ use crate::domain::Role;
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::role::GrantRefusal;
 use crate::entities::membership;
+use crate::entities::timestamp::Timestamp;
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{acting_on, stored_role};
 use crate::services::audit::{self, AuditEntry};
@@ -44,7 +45,7 @@ pub async fn assign_role(
             // The member was read with its user before the change, so the answer needs no second read.
             let at = change_role(txn, member.id, organization_id, current, role).await?;
             member.role = role.code().to_owned();
-            member.updated_at = at;
+            member.updated_at = Timestamp(at);
             let entry = AuditEntry::new(
                 organization_id,
                 AuditAction::MemberRoleChanged,
