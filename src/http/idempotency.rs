@@ -122,11 +122,13 @@ pub async fn begin(
     let Some(key) = key.0 else {
         return Ok(Begun::Proceed(None));
     };
+    let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
+    // An anonymous key is scoped by its request's body too: someone who knows or guesses another
+    // person's key then cannot block their signup with a request of their own.
     let scope = match actor_id {
         Some(id) => format!("user:{id}"),
-        None => "anonymous".to_owned(),
+        None => format!("anonymous:{}", hex(&Sha256::digest(&body))),
     };
-    let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
     let digest = Sha256::new()
         .chain_update(scope.as_bytes())
         .chain_update([0])

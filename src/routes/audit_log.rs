@@ -144,7 +144,10 @@ impl From<AuditRecord> for AuditEntryBody {
 #[derive(Serialize, ToSchema)]
 pub struct AuditPageBody {
     pub count: u64,
+    /// The next page of the same query, as a relative reference (`/api/...?page=3`) to resolve
+    /// against the URL requested; null on the last page.
     pub next: Option<String>,
+    /// The previous page of the same query, as `next`; null on the first page.
     pub previous: Option<String>,
     pub results: Vec<AuditEntryBody>,
 }
@@ -170,7 +173,7 @@ pub async fn list_audit_log(
 ) -> Result<web::Json<AuditPageBody>, ApiError> {
     let query = query.parse()?;
     let (count, records) = audit::list(&state, &caller, id.into_inner(), &query).await?;
-    let (next, previous) = page_links(&req, &state, query.page, count);
+    let (next, previous) = page_links(&req, query.page, count);
     Ok(web::Json(AuditPageBody {
         count,
         next,

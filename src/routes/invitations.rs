@@ -17,7 +17,7 @@ use crate::http::idempotency::{self, Begun, IdempotencyKey};
 use crate::http::pagination::page_links;
 use crate::services::access::stored_role;
 use crate::services::invitations::{self, InvitationQuery};
-use crate::services::{now, utc};
+use crate::services::{self, now, utc};
 use crate::state::AppState;
 
 /// Delivery of the invitation email.
@@ -100,7 +100,10 @@ pub struct InvitationsQuery {
 #[derive(Serialize, ToSchema)]
 pub struct InvitationPageBody {
     pub count: u64,
+    /// The next page of the same query, as a relative reference (`/api/...?page=3`) to resolve
+    /// against the URL requested; null on the last page.
     pub next: Option<String>,
+    /// The previous page of the same query, as `next`; null on the first page.
     pub previous: Option<String>,
     pub results: Vec<InvitationBody>,
 }
@@ -144,7 +147,7 @@ pub async fn list_invitations(
         page,
     };
     let (count, rows) = invitations::list(&state, &caller, &filters).await?;
-    let (next, previous) = page_links(&req, &state, page, count);
+    let (next, previous) = page_links(&req, page, count);
     Ok(web::Json(InvitationPageBody {
         count,
         next,
@@ -226,6 +229,8 @@ pub async fn resend_invitation(
     }
     let id = id.into_inner();
     let operation = format!("POST /api/invitations/{id}/resend");
+    // Authorized before a stored response is replayed (see `send_invites`).
+    services::access::managing_now(&state, &caller).await?;
     let claim =
         match idempotency::begin(&state, key, Some(caller.user.id), &operation, &request).await? {
             Begun::Replay(response) => return Ok(response),

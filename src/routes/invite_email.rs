@@ -16,6 +16,7 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::http::extractors::choice;
 use crate::http::idempotency::{self, Begun, IdempotencyKey};
 use crate::http::rate_limit::Limited;
+use crate::services;
 use crate::services::invitations::{self, AddressResult, BulkInvite, DEFAULT_EXPIRY_DAYS, Outcome};
 use crate::state::AppState;
 
@@ -147,6 +148,9 @@ pub async fn send_invites(
     body: web::Json<SendInvitesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let operation = "POST /api/invite/send-email";
+    // Authorized before a stored response is replayed: a replay is no way around a role lost
+    // since the first request.
+    services::access::managing_now(&state, &caller).await?;
     let claim =
         match idempotency::begin(&state, key, Some(caller.user.id), operation, &*body).await? {
             Begun::Replay(response) => return Ok(response),

@@ -83,9 +83,10 @@ impl MembersQuery {
 #[derive(Serialize, ToSchema)]
 pub struct MemberPageBody {
     pub count: u64,
-    /// URL of the next page of the same query, or null.
+    /// The next page of the same query, as a relative reference (`/api/...?page=3`) to resolve
+    /// against the URL requested; null on the last page.
     pub next: Option<String>,
-    /// URL of the previous page of the same query, or null.
+    /// The previous page of the same query, as `next`; null on the first page.
     pub previous: Option<String>,
     pub results: Vec<MemberBody>,
 }
@@ -110,7 +111,7 @@ pub async fn list_memberships(
 ) -> Result<web::Json<MemberPageBody>, ApiError> {
     let query = query.parse()?;
     let page = members::list(&state, &caller, id.into_inner(), &query).await?;
-    let (next, previous) = page_links(&req, &state, query.page, page.count);
+    let (next, previous) = page_links(&req, query.page, page.count);
     Ok(web::Json(MemberPageBody {
         count: page.count,
         next,

@@ -37,7 +37,7 @@ async fn pending_users_are_listed_filtered_searched_and_paginated() {
 
     let page3 = json_body(
         app.client
-            .get(next.replace("page=2", "page=3"))
+            .get(app.url(&next.replace("page=2", "page=3")))
             .bearer_auth(&owner.access)
             .send()
             .await

@@ -159,6 +159,46 @@ async fn keys_belong_to_their_caller_and_bad_keys_are_refused() {
     }
 }
 
+/// A stored response is replayed only to a caller who may still make the request: an
+/// Administrator deactivated since their bulk invite gets 403 for its retry, as without the key,
+/// not the response with its invite link.
+#[tokio::test]
+async fn a_replay_is_authorized_first() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let body = json!({"emails": ["ann@example.org"], "role": "AN", "send_email": false});
+    let path = "/api/invite/send-email";
+    let first = post_with_key(&app, path, Some(&admin), "retry-1", body.clone()).await;
+    json_body(first, StatusCode::OK).await;
+    app.assign(&owner, admin.user_id, "DI").await;
+    let retried = post_with_key(&app, path, Some(&admin), "retry-1", body).await;
+    assert!(!replayed(&retried));
+    assert_problem(retried, StatusCode::FORBIDDEN, "account_deactivated").await;
+}
+
+/// Anonymous signups do not share one key space: someone who sends another person's key first,
+/// with a body of their own, blocks nobody's signup.
+#[tokio::test]
+async fn another_persons_signup_key_blocks_no_signup() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let token = app.invite_token(&owner).await;
+    let squatter = json!({"email": "squatter@example.org", "password": PASSWORD, "token": token});
+    let first = post_with_key(&app, "/api/signup", None, "guessed-key", squatter).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let person = json!({"email": "person@example.org", "password": PASSWORD, "token": token});
+    let signup = post_with_key(&app, "/api/signup", None, "guessed-key", person.clone()).await;
+    assert!(!replayed(&signup));
+    let joined = json_body(signup, StatusCode::CREATED).await;
+    assert_eq!(joined["user"]["email"], "person@example.org");
+    // Their own retry still replays their own answer.
+    let retried = post_with_key(&app, "/api/signup", None, "guessed-key", person).await;
+    assert!(replayed(&retried));
+}
+
 #[tokio::test]
 async fn a_retried_signup_returns_the_same_account_and_stores_no_readable_token() {
     let app = spawn_app().await;
@@ -181,12 +221,10 @@ async fn a_retried_signup_returns_the_same_account_and_stores_no_readable_token(
         json!({"email": "new@example.org", "password": "another password", "token": link}),
     )
     .await;
-    assert_problem(
-        other_password,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "idempotency_key_reused",
-    )
-    .await;
+    // Anonymous keys are scoped by their body: another body is another request, never a replay
+    // of the first account's answer.
+    assert!(!replayed(&other_password));
+    assert_problem(other_password, StatusCode::CONFLICT, "email_taken").await;
 
     let rows = app
         .state
@@ -411,4 +449,45 @@ async fn behind_a_proxy_the_appended_forwarded_entry_is_the_client() {
     )
     .await;
     assert_eq!(log["results"][0]["client_address"], "198.51.100.77");
+}
+
+/// `next` and `previous` come from the request's own path and query, whatever `Host`,
+/// `X-Forwarded-Host` or `Forwarded` say, and whatever `PUBLIC_URL` (the signup pages' base) is:
+/// `Forwarded: host=evil.example;proto=javascript` made `javascript://evil.example/...` links.
+#[tokio::test]
+async fn pagination_links_ignore_forwarded_and_host_headers() {
+    let app = spawn_app_with(|settings| {
+        settings.public_url = Some("https://frontend.example".into());
+    })
+    .await;
+    let owner = app.owner().await;
+    app.pending_members(&owner, "paged", 3).await;
+    let path = format!(
+        "/api/organizations/{}/memberships?page_size=1&page=2",
+        owner.organization_id
+    );
+    for (header, value) in [
+        ("Forwarded", "host=evil.example;proto=javascript"),
+        ("X-Forwarded-Host", "evil.example"),
+        ("X-Forwarded-Proto", "javascript"),
+        ("Host", "evil.example"),
+    ] {
+        let page = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&owner.access)
+            .header(header, value)
+            .send()
+            .await
+            .expect("sent");
+        let body = json_body(page, StatusCode::OK).await;
+        for link in ["next", "previous"] {
+            let url = body[link].as_str().expect(link);
+            let expected = format!(
+                "/api/organizations/{}/memberships?page_size=1&page=",
+                owner.organization_id
+            );
+            assert!(url.starts_with(&expected), "{header}: {link} is {url}");
+        }
+    }
 }
