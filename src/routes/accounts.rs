@@ -103,7 +103,7 @@ pub struct SignupResponse {
 /// signup without a link is disabled. With an invite link token: joins as pending. With an email
 /// invitation token: the email must match, and the account is active at once with the invited role.
 #[utoipa::path(tag = "accounts", request_body = SignupRequest, params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")), responses(
-    (status = 201, body = SignupResponse),
+    (status = 201, description = "The account, its membership and tokens to use at once", body = SignupResponse),
     (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "`invite_link_invalid`, `signup_requires_invite`, `invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`email_taken`: sign in and `POST /api/invite/accept` instead; `idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
@@ -150,7 +150,7 @@ pub struct LoginRequest {
 
 /// Exchanges email and password for tokens; a wrong email and a wrong password look the same.
 #[utoipa::path(tag = "accounts", request_body = LoginRequest, responses(
-    (status = 200, body = TokenResponse),
+    (status = 200, description = "Access and refresh tokens", body = TokenResponse),
     (status = 400, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
     (status = 429, description = "`rate_limited`: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -185,7 +185,7 @@ pub struct WhoAmI {
 
 /// Who the caller is; the one call pending and deactivated users may make.
 #[utoipa::path(tag = "accounts", security(("bearer" = [])), responses(
-    (status = 200, body = WhoAmI),
+    (status = 200, description = "The caller, with their membership in the token's organization", body = WhoAmI),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/current-user/whoami")]

@@ -157,7 +157,7 @@ pub struct AuditPageBody {
 #[utoipa::path(tag = "audit", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Organization id"), AuditLogQuery),
     responses(
-        (status = 200, body = AuditPageBody),
+        (status = 200, description = "One page of the audit log, newest first", body = AuditPageBody),
         (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read the audit log", body = Problem, content_type = "application/problem+json"),

@@ -22,7 +22,7 @@ pub struct VersionBody {
 }
 
 /// The process is alive.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Status)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "The process is alive", body = Status)))]
 #[get("/health")]
 pub async fn health() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
@@ -30,7 +30,7 @@ pub async fn health() -> web::Json<Status> {
 
 /// The database answers and every migration is applied; 503 otherwise.
 #[utoipa::path(tag = "operations", responses(
-    (status = 200, body = Status),
+    (status = 200, description = "The database answers and the schema is current", body = Status),
     (status = 503, description = "`database_unavailable`: unreachable, or migrations pending", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/ready")]
@@ -51,7 +51,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 }
 
 /// The service's name and version.
-#[utoipa::path(tag = "operations", responses((status = 200, body = VersionBody)))]
+#[utoipa::path(tag = "operations", responses((status = 200, description = "The service's name and version", body = VersionBody)))]
 #[get("/version")]
 pub async fn version() -> web::Json<VersionBody> {
     web::Json(VersionBody {

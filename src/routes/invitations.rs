@@ -110,7 +110,7 @@ pub struct InvitationPageBody {
 
 /// Lists the organization's invitations, newest first (Owner, Administrator).
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(InvitationsQuery), responses(
-    (status = 200, body = InvitationPageBody),
+    (status = 200, description = "One page of invitations, newest first, and how many match", body = InvitationPageBody),
     (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
@@ -161,7 +161,7 @@ pub async fn list_invitations(
 
 /// One invitation (Owner, Administrator).
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("id" = i32, Path, description = "Invitation id")), responses(
-    (status = 200, body = InvitationBody),
+    (status = 200, description = "The invitation", body = InvitationBody),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "`invitation_not_found`", body = Problem, content_type = "application/problem+json"),
@@ -200,7 +200,7 @@ pub struct ResentInvitation {
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("id" = i32, Path, description = "Invitation id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")),
     request_body(content = Option<ResendRequest>, description = "Optional"),
     responses(
-        (status = 200, body = ResentInvitation),
+        (status = 200, description = "The invitation with its new link; the old link no longer works", body = ResentInvitation),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed to grant the invitation's role", body = Problem, content_type = "application/problem+json"),
@@ -248,7 +248,7 @@ pub async fn resend_invitation(
 
 /// Revokes a pending invitation (Owner, Administrator).
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), params(("id" = i32, Path, description = "Invitation id")), responses(
-    (status = 200, body = InvitationBody),
+    (status = 200, description = "The revoked invitation", body = InvitationBody),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "`invitation_not_found`", body = Problem, content_type = "application/problem+json"),

@@ -33,7 +33,7 @@ fn link_of(state: &AppState, organization: organization::Model) -> InviteLink {
 
 /// The organization's invite link (Owner, Administrator).
 #[utoipa::path(tag = "invite link", security(("bearer" = [])), responses(
-    (status = 200, body = InviteLink),
+    (status = 200, description = "The organization's invite link", body = InviteLink),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -48,7 +48,7 @@ pub async fn get_invite_link(
 
 /// Replaces the link; the old one stops working at once (Owner, Administrator).
 #[utoipa::path(tag = "invite link", security(("bearer" = [])), responses(
-    (status = 200, body = InviteLink),
+    (status = 200, description = "The new invite link; the old one no longer works", body = InviteLink),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "Not an Owner or Administrator", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -92,7 +92,7 @@ pub struct InviteLookup {
 
 /// Describes a token without consuming it (anyone).
 #[utoipa::path(tag = "invite link", params(LookupQuery), responses(
-    (status = 200, body = InviteLookup),
+    (status = 200, description = "What the token is: an invite link or an email invitation, and its organization", body = InviteLookup),
     (status = 400, description = "No token given", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "`invite_token_unknown`", body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),

@@ -133,7 +133,7 @@ fn result_body(result: AddressResult) -> AddressResultBody {
 /// Invites addresses with a role (Owner, Administrator). Refused whole only for request-level
 /// faults; otherwise one result per address. Emails are queued, never sent inside the request.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), request_body = SendInvitesRequest, params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")), responses(
-    (status = 200, body = SendInvitesResponse),
+    (status = 200, description = "One result per address, and a count of each outcome", body = SendInvitesResponse),
     (status = 400, description = "No addresses, too many, unknown role or expiry out of range", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "`permission_denied` or `role_not_assignable`", body = Problem, content_type = "application/problem+json"),
@@ -233,7 +233,7 @@ pub struct AcceptResponse {
 
 /// An existing account accepts an email invitation sent to its address.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), request_body = AcceptRequest, responses(
-    (status = 200, body = AcceptResponse),
+    (status = 200, description = "The membership the invitation gave, and tokens acting in that organization", body = AcceptResponse),
     (status = 400, description = "Missing token", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "`invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),

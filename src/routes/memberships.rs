@@ -95,7 +95,7 @@ pub struct MemberPageBody {
 #[utoipa::path(tag = "members", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Organization id"), MembersQuery),
     responses(
-        (status = 200, body = MemberPageBody),
+        (status = 200, description = "One page of members and how many match", body = MemberPageBody),
         (status = 400, description = "Invalid query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not list members", body = Problem, content_type = "application/problem+json"),
@@ -128,7 +128,7 @@ pub async fn list_memberships(
 #[utoipa::path(tag = "members", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Organization id"), ("user_id" = i32, Path, description = "User id")),
     responses(
-        (status = 200, body = MemberBody),
+        (status = 200, description = "The member", body = MemberBody),
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Role may not read members", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`organization_not_found` or `member_not_found`", body = Problem, content_type = "application/problem+json"),
@@ -184,7 +184,7 @@ impl RoleAssignment {
     params(("id" = i32, Path, description = "Organization id")),
     request_body = RoleAssignment,
     responses(
-        (status = 200, body = MemberBody),
+        (status = 200, description = "The member with the role now stored", body = MemberBody),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`permission_denied`, `role_not_assignable`, `own_role_change` or `owner_protected`", body = Problem, content_type = "application/problem+json"),

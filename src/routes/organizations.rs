@@ -28,7 +28,7 @@ pub struct OrganizationBody {
 
 /// The organizations the caller belongs to.
 #[utoipa::path(tag = "organizations", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<OrganizationSummary>),
+    (status = 200, description = "The caller's organizations", body = Vec<OrganizationSummary>),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/organizations")]
@@ -53,7 +53,7 @@ pub async fn list_organizations(
 #[utoipa::path(tag = "organizations", security(("bearer" = [])),
     params(("id" = i32, Path, description = "Organization id")),
     responses(
-        (status = 200, body = OrganizationBody),
+        (status = 200, description = "The organization", body = OrganizationBody),
         (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Pending or deactivated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not a member of it", body = Problem, content_type = "application/problem+json"),

@@ -53,7 +53,7 @@ pub struct AccessResponse {
 
 /// Exchanges a refresh JWT for a new access JWT (what `label-studio-sdk` calls).
 #[utoipa::path(tag = "tokens", request_body = RefreshRequest, responses(
-    (status = 200, body = AccessResponse),
+    (status = 200, description = "A new access token", body = AccessResponse),
     (status = 400, description = "Missing field", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "`token_invalid`, `token_expired` or `token_revoked`", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -86,7 +86,7 @@ pub struct PersonalTokenInfo {
 
 /// Creates a personal access token for the caller.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
-    (status = 201, body = CreatedPersonalToken),
+    (status = 201, description = "The personal access token, shown only this once", body = CreatedPersonalToken),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/api/token")]
@@ -104,7 +104,7 @@ pub async fn create_personal_token(
 
 /// The caller's live personal access tokens, never their secrets.
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<PersonalTokenInfo>),
+    (status = 200, description = "The caller's live personal access tokens, newest first", body = Vec<PersonalTokenInfo>),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/token")]
