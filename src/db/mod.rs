@@ -1,8 +1,8 @@
 //! The database: where services read, and how they write.
 //!
 //! Services read through [`Db::read`] and change anything only inside [`Db::transaction`], which
-//! has the shape of sea-orm's own `transaction`: commit when the work succeeds, roll back when it
-//! fails. Which connections sit behind the two is this module's business alone (`connect`).
+//! works as sea-orm's own `transaction` does, with an async closure: commit when the work
+//! succeeds, roll back when it fails. Which connections sit behind the two is this module's business alone (`connect`).
 
 mod connect;
 mod instance_settings;

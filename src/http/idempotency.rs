@@ -111,7 +111,8 @@ pub struct Claim {
 }
 
 /// Looks the key up: replays a finished request, refuses a reused key (422) or one whose first
-/// request is still running (409), or lets the request proceed.
+/// request is still running (409), or lets the request proceed. A caller's request is authorized
+/// before this (the routes check the role first), so a replay never outlives the right to it.
 pub async fn begin(
     state: &AppState,
     key: IdempotencyKey,

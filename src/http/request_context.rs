@@ -36,17 +36,9 @@ pub fn client_address() -> Option<String> {
         .flatten()
 }
 
-/// The context of the request being handled, to carry into work done for it on another task.
+/// The context of the request being handled (the audit log records it with each change).
 pub fn current() -> Option<RequestContext> {
     CURRENT.try_with(Clone::clone).ok()
-}
-
-/// Runs `work` with `context` in scope, as if it were part of that request.
-pub async fn within<F: Future>(context: Option<RequestContext>, work: F) -> F::Output {
-    match context {
-        Some(context) => CURRENT.scope(context, work).await,
-        None => work.await,
-    }
 }
 
 /// A client's id is kept when it is short and plain (so it cannot forge log lines); otherwise a

@@ -102,14 +102,7 @@ pub async fn list(
     organization_id: i32,
     query: &MemberQuery,
 ) -> Result<MemberPage, ApiError> {
-    acting_now(
-        state,
-        caller,
-        organization_id,
-        OrganizationRef::Path,
-        Role::reads_members,
-    )
-    .await?;
+    reading_members(state, caller, organization_id).await?;
     if let Some(term) = query.search.as_deref() {
         return search::page(state, organization_id, query, term).await;
     }
@@ -208,14 +201,7 @@ pub async fn get(
     organization_id: i32,
     user_id: i32,
 ) -> Result<Member, ApiError> {
-    acting_now(
-        state,
-        caller,
-        organization_id,
-        OrganizationRef::Path,
-        Role::reads_members,
-    )
-    .await?;
+    reading_members(state, caller, organization_id).await?;
     read_member(state.db.read(), organization_id, user_id)
         .await?
         .ok_or_else(not_a_member)
@@ -237,6 +223,23 @@ pub(super) async fn read_member<C: ConnectionTrait>(
 fn member_with_user(organization_id: i32, user_id: i32) -> Select<membership::Entity> {
     find_live_membership(organization_id, user_id)
         .join(JoinType::InnerJoin, membership::Relation::User.def())
+}
+
+/// The caller may read `organization_id`'s members: Owners, Administrators and Managers.
+async fn reading_members(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+) -> Result<(), ApiError> {
+    acting_now(
+        state,
+        caller,
+        organization_id,
+        OrganizationRef::Path,
+        Role::reads_members,
+    )
+    .await?;
+    Ok(())
 }
 
 pub(super) fn not_a_member() -> ApiError {
