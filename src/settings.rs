@@ -77,8 +77,9 @@ pub struct Settings {
     /// `RATE_LIMIT_PER_ADDRESS`: login, signup, lookup and accept requests one client address may
     /// make per minute, for each of the four (0 turns the limit off).
     pub rate_limit_per_address: u32,
-    /// `RATE_LIMIT_PER_EMAIL`: login and signup attempts per minute for one email address, and
-    /// accepts per minute for one account (0 turns the limit off).
+    /// `RATE_LIMIT_PER_EMAIL`: signup attempts per minute for one email address, failed logins
+    /// per minute for one email from one client address, and accepts per minute for one account
+    /// (0 turns the limit off).
     pub rate_limit_per_email: u32,
 }
 
@@ -401,7 +402,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "RATE_LIMIT_PER_EMAIL",
         default: "`10`",
-        meaning: "login and signup attempts per minute for one email address, accepts per minute for one account; `0` turns it off",
+        meaning: "signup attempts per minute for one email address, failed logins per minute for one email from one client address (a correct password is never counted), accepts per minute for one account; `0` turns it off",
         set: |s, name, raw| {
             s.rate_limit_per_email = parse_count(name, raw, 0, 1_000_000)?;
             Ok(())

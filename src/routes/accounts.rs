@@ -10,7 +10,7 @@ use super::representations::{MembershipSummary, UserBody};
 use super::tokens::TokenResponse;
 use crate::auth::Caller;
 use crate::domain::{EmailAddress, Password};
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 use crate::http::extractors::{field_errors, plain_text, validate};
 use crate::http::idempotency::{self, Begun, IdempotencyKey};
 use crate::http::rate_limit::Limited;
@@ -167,9 +167,19 @@ pub async fn login(
     let email_key = email
         .as_ref()
         .map_or(body.email.as_str(), |e| e.normalized());
-    state.rate_limits.check_email(Limited::Login, email_key)?;
-    let pair = accounts::login(&state, &body.email, body.password).await?;
-    Ok(web::Json(TokenResponse::from(pair)))
+    state.rate_limits.check_login(email_key)?;
+    match accounts::login(&state, &body.email, body.password).await {
+        Ok(pair) => {
+            state.rate_limits.forget_failed_logins(email_key);
+            Ok(web::Json(TokenResponse::from(pair)))
+        }
+        Err(refused) => {
+            if refused.code() == ErrorCode::InvalidCredentials {
+                state.rate_limits.count_failed_login(email_key);
+            }
+            Err(refused)
+        }
+    }
 }
 
 /// The caller, and their membership in the organization the token acts in.

@@ -401,6 +401,35 @@ async fn login_signup_lookup_and_accept_are_rate_limited_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_stranger_filling_the_failed_login_budget_locks_out_no_one_else() {
+    let app = spawn_app_with(|settings| {
+        settings.trust_forwarded_for = true;
+        settings.rate_limit_per_email = 2;
+    })
+    .await;
+    app.owner().await;
+    let login = |from: &'static str, password: &'static str| {
+        app.client
+            .post(app.url("/api/auth/login"))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"email": "owner@example.org", "password": password}))
+            .send()
+    };
+    for _ in 0..2 {
+        let wrong = login("203.0.113.66", "wrong password").await.expect("sent");
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The stranger's third guess is refused before the password is checked, even a right one.
+    let refused = login("203.0.113.66", PASSWORD).await.expect("sent");
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // The owner, from their own address, gets in; and successes are never counted.
+    for _ in 0..4 {
+        let ok = login("198.51.100.7", PASSWORD).await.expect("sent");
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
 async fn behind_a_proxy_the_appended_forwarded_entry_is_the_client() {
     let app = spawn_app_with(|settings| {
         settings.trust_forwarded_for = true;
