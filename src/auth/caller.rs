@@ -49,6 +49,13 @@ impl FromRequest for Caller {
                             "The token's user no longer exists.",
                         )
                     })?;
+            let ended = membership.as_ref().and_then(|m| m.sessions_ended_at);
+            if ended.is_some_and(|ended| claims.iat < ended.and_utc().timestamp()) {
+                return Err(ApiError::new(
+                    ErrorCode::TokenRevoked,
+                    "An Owner or Administrator ended this session; sign in again.",
+                ));
+            }
             Ok(Caller {
                 user,
                 organization_id: claims.org,

@@ -34,10 +34,12 @@ pub enum AuditAction {
     MemberRoleChanged,
     #[serde(rename = "member.removed")]
     MemberRemoved,
+    #[serde(rename = "member.sessions_ended")]
+    MemberSessionsEnded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::OrganizationCreated,
         AuditAction::OwnershipTransferred,
         AuditAction::InviteLinkReset,
@@ -52,6 +54,7 @@ impl AuditAction {
         AuditAction::MemberJoined,
         AuditAction::MemberRoleChanged,
         AuditAction::MemberRemoved,
+        AuditAction::MemberSessionsEnded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +73,7 @@ impl AuditAction {
             AuditAction::MemberJoined => "member.joined",
             AuditAction::MemberRoleChanged => "member.role_changed",
             AuditAction::MemberRemoved => "member.removed",
+            AuditAction::MemberSessionsEnded => "member.sessions_ended",
         }
     }
 

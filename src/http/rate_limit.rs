@@ -226,6 +226,6 @@ mod tests {
                 .is_ok()
         );
         failures.forget_expired(start + Duration::from_secs(60));
-        assert!(failures.counts.lock().unwrap().is_empty());
+        assert!(failures.counts.lock().is_ok_and(|counts| counts.is_empty()));
     }
 }

@@ -222,6 +222,28 @@ pub async fn delete_membership(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Ends every session and personal token the member holds in the organization, at once
+/// (Owner, Administrator; the Owner's only by the Owner). Their access tokens stop working on
+/// their next request; they can sign in again unless deactivated or removed too.
+#[utoipa::path(tag = "members", security(("bearer" = [])),
+    params(("id" = i32, Path, description = "Organization id"), ("user_id" = i32, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Every session and personal token of the member in the organization ended"),
+        (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`permission_denied` or `owner_protected`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`organization_not_found` or `member_not_found`", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[delete("/api/organizations/{id}/memberships/{user_id}/sessions")]
+pub async fn end_member_sessions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(i32, i32)>,
+) -> Result<HttpResponse, ApiError> {
+    let (organization_id, user_id) = path.into_inner();
+    members::end_sessions(&state, &caller, organization_id, user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TransferRequest {
     /// The member, with an active role, who becomes Owner.

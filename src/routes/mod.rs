@@ -44,6 +44,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(memberships::get_membership)
         .service(memberships::update_membership)
         .service(memberships::delete_membership)
+        .service(memberships::end_member_sessions)
         .service(memberships::transfer_ownership)
         .service(audit_log::list_audit_log);
 }

@@ -30,6 +30,7 @@ pub struct OrganizationBody {
 #[utoipa::path(tag = "organizations", security(("bearer" = [])), responses(
     (status = 200, description = "The caller's organizations", body = Vec<OrganizationSummary>),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`account_not_activated`, `account_deactivated` or `membership_removed`: only whoami and sign-out are open until a role is assigned", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/organizations")]
 pub async fn list_organizations(

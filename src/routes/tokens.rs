@@ -88,6 +88,7 @@ pub struct PersonalTokenInfo {
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
     (status = 201, description = "The personal access token, shown only this once", body = CreatedPersonalToken),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`account_not_activated`, `account_deactivated` or `membership_removed`: only whoami and sign-out are open until a role is assigned", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/api/token")]
 pub async fn create_personal_token(
@@ -106,6 +107,7 @@ pub async fn create_personal_token(
 #[utoipa::path(tag = "tokens", security(("bearer" = [])), responses(
     (status = 200, description = "The caller's live personal access tokens, newest first", body = Vec<PersonalTokenInfo>),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`account_not_activated`, `account_deactivated` or `membership_removed`: only whoami and sign-out are open until a role is assigned", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/api/token")]
 pub async fn list_personal_tokens(

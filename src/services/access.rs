@@ -118,6 +118,12 @@ pub async fn acting_now(
     check(membership, reference, allowed)
 }
 
+/// The caller with an active role in the organization its token acts in: a pending or
+/// deactivated person may read whoami and sign out, nothing else.
+pub fn active_in_token_organization(caller: &Caller) -> Result<Acting, ApiError> {
+    check(caller.membership.clone(), OrganizationRef::Token, |_| true)
+}
+
 fn check(
     membership: Option<membership::Model>,
     reference: OrganizationRef,

@@ -3,17 +3,19 @@
 use sea_orm::JoinType;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
 
-use super::access::{OrganizationRef, acting_now};
+use super::access::{OrganizationRef, acting_now, active_in_token_organization};
 use crate::auth::Caller;
 use crate::entities::{membership, organization};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
-/// Every organization the caller has a live membership in, oldest first.
+/// Every organization the caller has a live membership in, oldest first; only for a caller with
+/// an active role in its token's organization.
 pub async fn list_mine(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Vec<organization::Model>, ApiError> {
+    active_in_token_organization(caller)?;
     Ok(organization::Entity::find()
         .join(
             JoinType::InnerJoin,

@@ -2,19 +2,20 @@
 //! tokens, revoked. Access tokens are never stored; they are short-lived and re-checked against
 //! the user and membership on every request.
 
-use chrono::Duration as ChronoDuration;
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::access::{live_membership, stored_role};
+use super::access::{active_in_token_organization, live_membership, stored_role};
 use super::now;
 use crate::auth::jwt::new_claims;
 use crate::auth::{Caller, TokenType};
 use crate::domain::Role;
 use crate::domain::token::random_url_token;
-use crate::entities::issued_token;
+use crate::entities::{issued_token, membership};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
@@ -152,12 +153,32 @@ pub async fn revoke(state: &AppState, refresh: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Inside a managing transaction: ends every session and personal token of `membership`'s person
+/// in its organization at `at`. Refresh and personal tokens are revoked in their rows; access
+/// tokens, which are never stored, are refused from now on by their issue time.
+pub async fn end_sessions<C: ConnectionTrait>(
+    db: &C,
+    membership: &membership::Model,
+    at: NaiveDateTime,
+) -> Result<u64, ApiError> {
+    membership::Entity::update_many()
+        .col_expr(membership::Column::SessionsEndedAt, Expr::value(at))
+        .filter(membership::Column::Id.eq(membership.id))
+        .exec(db)
+        .await?;
+    let revoked = issued_token::Entity::update_many()
+        .col_expr(issued_token::Column::RevokedAt, Expr::value(at))
+        .filter(issued_token::Column::UserId.eq(membership.user_id))
+        .filter(issued_token::Column::OrganizationId.eq(membership.organization_id))
+        .filter(issued_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(revoked.rows_affected)
+}
+
 /// Creates a personal access token for the caller, acting in the token's organization.
 pub async fn create_personal(state: &AppState, caller: &Caller) -> Result<IssuedRefresh, ApiError> {
-    let role = match &caller.membership {
-        Some(membership) => stored_role(&membership.role)?,
-        None => Role::NotActivated,
-    };
+    let role = active_in_token_organization(caller)?.role;
     let (user_id, organization_id) = (caller.user.id, caller.organization_id);
     state
         .db
@@ -172,6 +193,7 @@ pub async fn list_personal(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Vec<issued_token::Model>, ApiError> {
+    active_in_token_organization(caller)?;
     Ok(issued_token::Entity::find()
         .filter(issued_token::Column::UserId.eq(caller.user.id))
         .filter(issued_token::Column::Kind.eq(PERSONAL))

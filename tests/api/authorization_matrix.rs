@@ -185,8 +185,8 @@ fn rows() -> Vec<Row> {
         row(
             Method::GET,
             "/api/organizations",
-            Authenticated,
-            NoScope,
+            Active,
+            Token,
             Nothing,
             ok,
             |_| ("/api/organizations".into(), None),
@@ -194,8 +194,8 @@ fn rows() -> Vec<Row> {
         row(
             Method::GET,
             "/api/token",
-            Authenticated,
-            NoScope,
+            Active,
+            Token,
             Nothing,
             ok,
             |_| ("/api/token".into(), None),
@@ -203,8 +203,8 @@ fn rows() -> Vec<Row> {
         row(
             Method::POST,
             "/api/token",
-            Authenticated,
-            NoScope,
+            Active,
+            Token,
             Nothing,
             StatusCode::CREATED,
             |_| ("/api/token".into(), Some(json!({}))),
@@ -280,6 +280,23 @@ fn rows() -> Vec<Row> {
             |f| {
                 (
                     format!("/api/organizations/{}/memberships/{}", f.org, f.user_id),
+                    None,
+                )
+            },
+        ),
+        row(
+            Method::DELETE,
+            "/api/organizations/{id}/memberships/{user_id}/sessions",
+            Managers,
+            Path,
+            ActiveMember,
+            StatusCode::NO_CONTENT,
+            |f| {
+                (
+                    format!(
+                        "/api/organizations/{}/memberships/{}/sessions",
+                        f.org, f.user_id
+                    ),
                     None,
                 )
             },

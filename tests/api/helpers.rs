@@ -258,11 +258,15 @@ impl TestApp {
             .await
     }
 
-    /// A member of `owner`'s organization with `role` (joins via the link, then is assigned).
+    /// A member of `owner`'s organization with `role` (joins via the link, then is assigned). A
+    /// deactivated member signs in again, since deactivation ended the signup's session.
     pub async fn member_with_role(&self, owner: &Session, email: &str, role: &str) -> Session {
         let member = self.join_via_link(owner, email).await;
         if role != "NO" {
             self.assign(owner, member.user_id, role).await;
+        }
+        if role == "DI" {
+            return self.login(email).await;
         }
         member
     }

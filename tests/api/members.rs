@@ -193,6 +193,7 @@ async fn a_demotion_takes_effect_on_the_next_request_with_an_old_token() {
     )
     .await;
     app.assign(&owner, admin.user_id, "DI").await;
+    let admin = app.login("admin@example.org").await;
     assert_problem(
         app.get("/api/invite", &admin.access).await,
         StatusCode::FORBIDDEN,

@@ -174,6 +174,8 @@ async fn a_replay_is_authorized_first() {
     let first = post_with_key(&app, path, Some(&admin), "retry-1", body.clone()).await;
     json_body(first, StatusCode::OK).await;
     app.assign(&owner, admin.user_id, "DI").await;
+    // Deactivation ended the old session; signed in again, the person is deactivated.
+    let admin = app.login("admin@example.org").await;
     let retried = post_with_key(&app, path, Some(&admin), "retry-1", body).await;
     assert!(!replayed(&retried));
     assert_problem(retried, StatusCode::FORBIDDEN, "account_deactivated").await;

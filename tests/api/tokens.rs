@@ -289,3 +289,182 @@ async fn callers_asking_at_once_are_each_told_who_they_are() {
         assert_eq!(me["active_organization"], session.organization_id);
     }
 }
+
+/// A pending or deactivated person reads whoami and signs out; nothing else, and no token that
+/// outlives the session.
+#[tokio::test]
+async fn pending_and_deactivated_people_only_read_whoami_and_sign_out() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let pending = app.join_via_link(&owner, "pending@example.org").await;
+    let deactivated = app.member_with_role(&owner, "gone@example.org", "DI").await;
+    for (session, code) in [
+        (&pending, "account_not_activated"),
+        (&deactivated, "account_deactivated"),
+    ] {
+        app.whoami(&session.access).await;
+        let mint = app
+            .post("/api/token/", Some(&session.access), json!({}))
+            .await;
+        assert_problem(mint, StatusCode::FORBIDDEN, code).await;
+        for path in ["/api/token/", "/api/organizations"] {
+            assert_problem(
+                app.get(path, &session.access).await,
+                StatusCode::FORBIDDEN,
+                code,
+            )
+            .await;
+        }
+        let signed_out = app
+            .post(
+                "/api/token/blacklist/",
+                None,
+                json!({"refresh": session.refresh}),
+            )
+            .await;
+        assert_eq!(signed_out.status(), StatusCode::NO_CONTENT);
+    }
+}
+
+/// Tokens issued before their session was ended; access tokens carry whole seconds, so the test
+/// lets one go by between issuing and ending.
+async fn after_a_second() {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+}
+
+#[tokio::test]
+async fn deactivation_and_removal_end_sessions_that_reactivation_does_not_bring_back() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let member = app.member_with_role(&owner, "ann@example.org", "AN").await;
+    let personal = json_body(
+        app.post("/api/token/", Some(&member.access), json!({}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    after_a_second().await;
+    app.assign(&owner, member.user_id, "DI").await;
+    app.assign(&owner, member.user_id, "AN").await;
+    assert_problem(
+        app.get(&format!("/api/organizations/{org}"), &member.access)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
+    for refresh in [&member.refresh, &personal] {
+        let refused = app
+            .post("/api/token/refresh/", None, json!({"refresh": refresh}))
+            .await;
+        assert_problem(refused, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    }
+    // Signed in again after reactivation, the person works as before.
+    let again = app.login("ann@example.org").await;
+    json_body(
+        app.get(&format!("/api/organizations/{org}"), &again.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    app.request(
+        Method::DELETE,
+        &format!("/api/organizations/{org}/memberships/{}", member.user_id),
+        Some(&owner.access),
+        None,
+    )
+    .await;
+    let refused = app
+        .post(
+            "/api/token/refresh/",
+            None,
+            json!({"refresh": again.refresh}),
+        )
+        .await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "token_revoked").await;
+}
+
+#[tokio::test]
+async fn an_administrator_ends_a_members_sessions_but_not_the_owners() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let member = app.member_with_role(&owner, "ann@example.org", "AN").await;
+    let end = |actor: String, user_id: i64| {
+        let app = &app;
+        async move {
+            app.request(
+                Method::DELETE,
+                &format!("/api/organizations/{org}/memberships/{user_id}/sessions"),
+                Some(&actor),
+                None,
+            )
+            .await
+        }
+    };
+    after_a_second().await;
+    assert_eq!(
+        end(admin.access.clone(), member.user_id).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        app.get(&format!("/api/organizations/{org}"), &member.access)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
+    let refused = app
+        .post(
+            "/api/token/refresh/",
+            None,
+            json!({"refresh": member.refresh}),
+        )
+        .await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    // The member is still a member: signing in again works.
+    let again = app.login("ann@example.org").await;
+    json_body(
+        app.get(&format!("/api/organizations/{org}"), &again.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    assert_problem(
+        end(admin.access.clone(), owner.user_id).await,
+        StatusCode::FORBIDDEN,
+        "owner_protected",
+    )
+    .await;
+    assert_problem(
+        end(again.access.clone(), admin.user_id).await,
+        StatusCode::FORBIDDEN,
+        "permission_denied",
+    )
+    .await;
+    assert_problem(
+        end(admin.access.clone(), 999_999).await,
+        StatusCode::NOT_FOUND,
+        "member_not_found",
+    )
+    .await;
+    let log = json_body(
+        app.get(
+            &format!("/api/organizations/{org}/audit-log?action=member.sessions_ended"),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(log["results"][0]["actor"]["id"], admin.user_id, "{log}");
+}

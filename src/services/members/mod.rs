@@ -11,7 +11,7 @@ use sea_orm::{
     PartialModelTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
 };
 
-pub use roles::{assign_role, remove, transfer_ownership};
+pub use roles::{assign_role, end_sessions, remove, transfer_ownership};
 
 use super::access::{OrganizationRef, acting_now, find_live_membership};
 use super::pages::read_page;

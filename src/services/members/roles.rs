@@ -18,7 +18,7 @@ use crate::entities::timestamp::Timestamp;
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{acting_on, stored_role};
 use crate::services::audit::{self, AuditEntry};
-use crate::services::now;
+use crate::services::{now, tokens};
 use crate::state::AppState;
 
 /// Sets a member's role: activates a pending user, changes a role, or deactivates with `DI`.
@@ -35,7 +35,7 @@ pub async fn assign_role(
         .transaction(async move |txn| {
             let (acting, target) =
                 acting_on(txn, caller, organization_id, user_id, Role::manages_members).await?;
-            target.ok_or_else(not_a_member)?;
+            let target = target.ok_or_else(not_a_member)?;
             let mut member = read_member(txn, organization_id, user_id)
                 .await?
                 .ok_or_else(not_a_member)?;
@@ -44,6 +44,10 @@ pub async fn assign_role(
                 .map_err(refusal)?;
             // The member was read with its user before the change, so the answer needs no second read.
             let at = change_role(txn, member.id, organization_id, current, role).await?;
+            // A deactivated person keeps no way in: their tokens would come back on reactivation.
+            if role == Role::Deactivated && current != Role::Deactivated {
+                tokens::end_sessions(txn, &target, at).await?;
+            }
             member.role = role.code().to_owned();
             member.updated_at = Timestamp(at);
             let entry = AuditEntry::new(
@@ -96,6 +100,7 @@ pub async fn remove(
                 .filter(membership::Column::Id.eq(target.id))
                 .exec(txn)
                 .await?;
+            tokens::end_sessions(txn, &target, at).await?;
             counts::shift(txn, organization_id, Some(role), None).await?;
             let entry = AuditEntry::new(
                 organization_id,
@@ -109,6 +114,43 @@ pub async fn remove(
         })
         .await?;
     log::info!("user {caller_id} removed user {user_id} from organization {organization_id}");
+    Ok(())
+}
+
+/// Ends every session and personal token a member holds in the organization, at once: for a
+/// stolen laptop or a token pasted where it should not be. Anyone's but the Owner's, whose only
+/// the Owner ends.
+pub async fn end_sessions(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    user_id: i32,
+) -> Result<(), ApiError> {
+    let caller_id = caller.user.id;
+    let revoked = state
+        .db
+        .transaction(async move |txn| {
+            let (_, target) =
+                acting_on(txn, caller, organization_id, user_id, Role::manages_members).await?;
+            let target = target.ok_or_else(not_a_member)?;
+            if stored_role(&target.role)? == Role::Owner && user_id != caller.user.id {
+                return Err(refusal(GrantRefusal::OwnerProtected));
+            }
+            let revoked = tokens::end_sessions(txn, &target, now()).await?;
+            let entry = AuditEntry::new(
+                organization_id,
+                AuditAction::MemberSessionsEnded,
+                Some(caller.user.id),
+                AuditTarget::User(user_id),
+            )
+            .after(json!({ "revoked_tokens": revoked }));
+            audit::record(txn, [entry]).await?;
+            Ok::<_, ApiError>(revoked)
+        })
+        .await?;
+    log::info!(
+        "user {caller_id} ended the sessions of user {user_id} in organization {organization_id} ({revoked} tokens)"
+    );
     Ok(())
 }
 
