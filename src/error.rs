@@ -52,6 +52,7 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     IdempotencyKeyInUse,
     RateLimited,
+    EmailLimitReached,
     DatabaseUnavailable,
     InternalError,
 }
@@ -148,6 +149,10 @@ impl ErrorCode {
                 "A request with this Idempotency-Key is in progress",
             ),
             RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+            EmailLimitReached => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many emails to this address or from this organization today",
+            ),
             DatabaseUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is unavailable",
@@ -211,9 +216,13 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldError>,
     },
-    /// A rate limit was reached; the client may try again after `retry_after`.
-    #[error("rate limited for {retry_after:?}")]
-    TooManyRequests { retry_after: std::time::Duration },
+    /// Refused for now (a 429 or 503, by `code`): the client may try again after `retry_after`.
+    #[error("{code:?} for {retry_after:?}: {detail}")]
+    RetryLater {
+        code: ErrorCode,
+        detail: String,
+        retry_after: std::time::Duration,
+    },
     #[error("database: {0}")]
     Database(#[from] DbErr),
     #[error("internal: {0}")]
@@ -226,6 +235,18 @@ impl ApiError {
             code,
             detail: detail.into(),
             errors: Vec::new(),
+        }
+    }
+
+    /// A 429 `rate_limited`: too many attempts, try again after `retry_after`.
+    pub fn too_many_requests(retry_after: std::time::Duration) -> ApiError {
+        ApiError::RetryLater {
+            code: ErrorCode::RateLimited,
+            detail: format!(
+                "Too many attempts; try again in {} seconds.",
+                retry_after_seconds(retry_after)
+            ),
+            retry_after,
         }
     }
 
@@ -247,7 +268,7 @@ impl ApiError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Problem { code, .. } => *code,
-            ApiError::TooManyRequests { .. } => ErrorCode::RateLimited,
+            ApiError::RetryLater { code, .. } => *code,
             ApiError::Database(error) if is_connection_error(error) => {
                 ErrorCode::DatabaseUnavailable
             }
@@ -260,13 +281,7 @@ impl ApiError {
         let (status, title) = code.status_and_title();
         let (detail, errors) = match self {
             ApiError::Problem { detail, errors, .. } => (detail.clone(), errors.clone()),
-            ApiError::TooManyRequests { retry_after } => (
-                format!(
-                    "Too many attempts; try again in {} seconds.",
-                    retry_after_seconds(*retry_after)
-                ),
-                Vec::new(),
-            ),
+            ApiError::RetryLater { detail, .. } => (detail.clone(), Vec::new()),
             // 5xx bodies never carry internal details; the cause is logged once.
             ApiError::Database(_) | ApiError::Internal(_) => (title.to_owned(), Vec::new()),
         };
@@ -306,7 +321,7 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if let ApiError::TooManyRequests { retry_after } = self {
+        if let ApiError::RetryLater { retry_after, .. } = self {
             response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
         }
         response.json(self.problem())

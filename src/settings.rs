@@ -68,6 +68,12 @@ pub struct Settings {
     pub run_email_sender: bool,
     /// `INVITE_MAX_ADDRESSES`: most addresses one bulk invitation request may carry.
     pub invite_max_addresses: usize,
+    /// `EMAILS_PER_RECIPIENT_PER_DAY`: invitation emails one address may be sent in 24 hours,
+    /// resends included (0 turns the limit off).
+    pub emails_per_recipient_per_day: u32,
+    /// `EMAILS_PER_ORGANIZATION_PER_DAY`: invitation emails one organization may send in 24
+    /// hours (0 turns the limit off).
+    pub emails_per_organization_per_day: u32,
     /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (`*` for any); none by
     /// default, which leaves CORS off.
     pub cors_allowed_origins: Vec<String>,
@@ -106,6 +112,8 @@ impl Default for Settings {
             email_poll_interval: Duration::from_secs(2),
             run_email_sender: true,
             invite_max_addresses: 500,
+            emails_per_recipient_per_day: 5,
+            emails_per_organization_per_day: 2000,
             cors_allowed_origins: Vec::new(),
             trust_forwarded_for: false,
             rate_limit_per_address: 60,
@@ -369,6 +377,24 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "most addresses in one `POST /api/invite/send-email`",
         set: |s, name, raw| {
             s.invite_max_addresses = parse_count(name, raw, 1, 10_000)? as usize;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAILS_PER_RECIPIENT_PER_DAY",
+        default: "`5`",
+        meaning: "invitation emails one address may be sent in 24 hours, resends included; more answer 429 `email_limit_reached`; `0` turns it off",
+        set: |s, name, raw| {
+            s.emails_per_recipient_per_day = parse_count(name, raw, 0, 1_000_000)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAILS_PER_ORGANIZATION_PER_DAY",
+        default: "`2000`",
+        meaning: "invitation emails one organization may send in 24 hours; more answer 429 `email_limit_reached`; `0` turns it off",
+        set: |s, name, raw| {
+            s.emails_per_organization_per_day = parse_count(name, raw, 0, 100_000_000)?;
             Ok(())
         },
     },

@@ -142,9 +142,9 @@ impl FailedLogins {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match counts.get(key) {
             Some(&(start, failures)) if failures >= self.limit && now < start + self.window => {
-                Err(ApiError::TooManyRequests {
-                    retry_after: (start + self.window - now).max(Duration::from_secs(1)),
-                })
+                Err(ApiError::too_many_requests(
+                    (start + self.window - now).max(Duration::from_secs(1)),
+                ))
             }
             _ => Ok(()),
         }
@@ -183,9 +183,7 @@ impl FailedLogins {
 fn check(limiter: &DefaultKeyedRateLimiter<String>, key: String) -> Result<(), ApiError> {
     limiter.check_key(&key).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
-        ApiError::TooManyRequests {
-            retry_after: wait.max(Duration::from_secs(1)),
-        }
+        ApiError::too_many_requests(wait.max(Duration::from_secs(1)))
     })
 }
 
@@ -198,7 +196,7 @@ mod tests {
         let limiter = per_minute(2).expect("on");
         assert!(check(&limiter, "login:a".into()).is_ok());
         assert!(check(&limiter, "login:a".into()).is_ok());
-        let Err(ApiError::TooManyRequests { retry_after }) = check(&limiter, "login:a".into())
+        let Err(ApiError::RetryLater { retry_after, .. }) = check(&limiter, "login:a".into())
         else {
             panic!("third attempt in a minute must be refused");
         };

@@ -207,6 +207,7 @@ pub struct ResentInvitation {
         (status = 404, description = "`invitation_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`invitation_not_pending` or `idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`email_limit_reached`: the address or the organization had its invitation emails for the day; wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 #[post("/api/invitations/{id}/resend")]
 pub async fn resend_invitation(

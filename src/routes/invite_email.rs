@@ -139,6 +139,7 @@ fn result_body(result: AddressResult) -> AddressResultBody {
     (status = 403, description = "`permission_denied` or `role_not_assignable`", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "`idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "`email_limit_reached`: the address or the organization had its invitation emails for the day; wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
 ))]
 #[post("/api/invite/send-email")]
 pub async fn send_invites(

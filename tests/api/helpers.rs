@@ -42,6 +42,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         // Every test signs many people up from 127.0.0.1; the limits have their own tests.
         rate_limit_per_address: 100_000,
         rate_limit_per_email: 100_000,
+        emails_per_recipient_per_day: 100_000,
+        emails_per_organization_per_day: 100_000,
         ..Settings::default()
     };
     adjust(&mut settings);

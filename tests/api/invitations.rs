@@ -625,3 +625,64 @@ fn invitation_ids(response: &Value) -> Vec<i64> {
         .map(|result| result["invitation_id"].as_i64().expect("id"))
         .collect()
 }
+
+/// Invitation emails are limited per recipient (resends included) and per organization per
+/// day; a refused request stores nothing and says when to retry.
+#[tokio::test]
+async fn invitation_emails_are_limited_per_recipient_and_per_organization_per_day() {
+    let app = spawn_app_with(|settings| {
+        settings.emails_per_recipient_per_day = 2;
+        settings.emails_per_organization_per_day = 4;
+    })
+    .await;
+    let owner = app.owner().await;
+    let first = app.invite(&owner, json!(["a@example.org"]), "AN").await;
+    let id = &first["results"][0]["invitation_id"];
+    let resend_path = format!("/api/invitations/{id}/resend");
+    let resend = || app.request(Method::POST, &resend_path, Some(&owner.access), None);
+    json_body(resend().await, StatusCode::OK).await;
+    let refused = resend().await;
+    let retry_after: u64 = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((86_000..=86_400).contains(&retry_after), "{retry_after}");
+    assert_problem(
+        refused,
+        StatusCode::TOO_MANY_REQUESTS,
+        "email_limit_reached",
+    )
+    .await;
+    // Two of the organization's four are spent; two more pass, one more does not.
+    app.invite(&owner, json!(["b@example.org", "c@example.org"]), "AN")
+        .await;
+    let over = app
+        .post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": ["d@example.org"], "role": "AN"}),
+        )
+        .await;
+    assert_problem(over, StatusCode::TOO_MANY_REQUESTS, "email_limit_reached").await;
+    let listed = json_body(
+        app.get("/api/invitations?status=pending", &owner.access)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        listed["count"], 3,
+        "the refused request stored nothing: {listed}"
+    );
+    // A link handed out without an email is not an email.
+    let unsent = app
+        .post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": ["d@example.org"], "role": "AN", "send_email": false}),
+        )
+        .await;
+    json_body(unsent, StatusCode::OK).await;
+}

@@ -8,6 +8,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::create::NewInvitations;
+use super::mail_limits;
 use super::{close, invite_refusal, organization_of};
 use crate::auth::Caller;
 use crate::domain::audit::{AuditAction, AuditTarget};
@@ -100,6 +101,14 @@ pub async fn invite_many(
                 .map(|(_, e)| e.normalized().to_owned())
                 .collect();
             let members = member_emails(txn, organization.id, &normalized).await?;
+            if request.send_email {
+                let recipients: Vec<String> = normalized
+                    .iter()
+                    .filter(|email| !members.contains(*email))
+                    .cloned()
+                    .collect();
+                mail_limits::check(txn, &state.settings, organization.id, &recipients).await?;
+            }
             let mut audit_entries = Vec::new();
             let superseded = supersede_pending(
                 txn,

@@ -8,6 +8,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::create::NewInvitations;
+use super::mail_limits;
 use super::{
     close, in_organization, invite_refusal, locked_in_organization, managing, not_pending,
     organization_of,
@@ -113,6 +114,11 @@ pub async fn resend(
             let previous_expiry = crate::services::utc(current.expires_at);
             let role = stored_role(&current.role)?;
             Role::check_invite(acting.role, role).map_err(invite_refusal)?;
+            if send_email {
+                let recipient = [current.email_normalized.clone()];
+                mail_limits::check(txn, &state.settings, caller.organization_id, &recipient)
+                    .await?;
+            }
             let organization = organization_of(txn, caller.organization_id).await?;
             outbox::cancel_for_invitations(txn, vec![current.id]).await?;
             let invitation = NewInvitations {

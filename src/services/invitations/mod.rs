@@ -5,6 +5,7 @@
 mod accept;
 mod bulk;
 mod create;
+mod mail_limits;
 mod manage;
 
 pub use accept::{
