@@ -60,6 +60,9 @@ pub struct Settings {
     pub email_max_attempts: u32,
     /// `EMAIL_RETRY_BASE`: delay after the first failure; doubles each time, at most 30 minutes.
     pub email_retry_base: Duration,
+    /// `EMAIL_CLAIM_LEASE`: how long a sender's claim on a message holds without renewal; after
+    /// a crash mid-send, the longest the message waits for another instance.
+    pub email_claim_lease: Duration,
     /// `EMAIL_CONCURRENCY`: messages one instance sends at once.
     pub email_concurrency: usize,
     /// `EMAIL_POLL_INTERVAL`: how often the sender looks for due messages.
@@ -108,6 +111,7 @@ impl Default for Settings {
             email_from: "org-members <no-reply@localhost>".to_owned(),
             email_max_attempts: 10,
             email_retry_base: Duration::from_secs(10),
+            email_claim_lease: Duration::from_secs(5 * 60),
             email_concurrency: 4,
             email_poll_interval: Duration::from_secs(2),
             run_email_sender: true,
@@ -350,6 +354,19 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "wait after the first failed try; doubles each time, at most 30 minutes",
         set: |s, name, raw| {
             s.email_retry_base = parse_duration(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "EMAIL_CLAIM_LEASE",
+        default: "`5m`",
+        meaning: "how long a sender's claim on a message holds; renewed while it sends, so only a sender that stopped loses it, and its message goes out again after at most this long",
+        set: |s, name, raw| {
+            let lease = parse_duration(name, raw)?;
+            if lease < Duration::from_secs(1) {
+                return Err(invalid(name, "expected at least 1s"));
+            }
+            s.email_claim_lease = lease;
             Ok(())
         },
     },

@@ -1,10 +1,12 @@
 //! The background sender: claims due outbox messages, delivers them over SMTP, and records the
 //! outcome on the message and its invitation. Every instance runs one; claims are single
-//! conditional UPDATEs, so two instances never send the same message in normal operation.
+//! conditional UPDATEs holding a lease (`EMAIL_CLAIM_LEASE`) that starts when the claim is made
+//! and is renewed while the message is being sent, so two instances never send the same message
+//! unless one stopped mid-send.
 
 use std::time::Duration;
 
-use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use chrono::{Duration as ChronoDuration, NaiveDateTime, Timelike};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::ActiveValue::Set;
@@ -26,8 +28,6 @@ use crate::services::audit::{self, AuditEntry};
 use crate::services::now;
 use crate::settings::Settings;
 
-/// How long a claim holds before another instance may take the message over (after a crash).
-const CLAIM_LEASE: ChronoDuration = ChronoDuration::minutes(5);
 /// Longest a single SMTP exchange may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -94,7 +94,7 @@ impl EmailSender {
             return;
         }
         loop {
-            if let Err(error) = self.deliver(now(), Some(&shutdown)).await {
+            if let Err(error) = self.deliver(None, Some(&shutdown)).await {
                 log::error!("email sender pass failed: {error}");
             }
             tokio::select! {
@@ -108,16 +108,18 @@ impl EmailSender {
         log::info!("email sender stopped");
     }
 
-    /// Claims and sends every message due at `now`, `EMAIL_CONCURRENCY` at a time.
+    /// Claims and sends every message due at `now`, `EMAIL_CONCURRENCY` at a time (tests pass a
+    /// later `now` to make retries due).
     pub async fn deliver_due(&self, now: NaiveDateTime) -> Result<DeliveryReport, DbErr> {
-        self.deliver(now, None).await
+        self.deliver(Some(now), None).await
     }
 
-    /// Like `deliver_due`, but stops between batches once `stop` turns true: on shutdown the
-    /// messages in flight finish and the rest wait for the next start (or another instance).
+    /// Like `deliver_due`, at the clock's time for each batch when `due_at` is `None`; stops
+    /// between batches once `stop` turns true: on shutdown the messages in flight finish and the
+    /// rest wait for the next start (or another instance).
     async fn deliver(
         &self,
-        now: NaiveDateTime,
+        due_at: Option<NaiveDateTime>,
         stop: Option<&watch::Receiver<bool>>,
     ) -> Result<DeliveryReport, DbErr> {
         let mut report = DeliveryReport::default();
@@ -129,6 +131,7 @@ impl EmailSender {
             if stop.is_some_and(|stop| *stop.borrow()) {
                 return Ok(report);
             }
+            let now = due_at.unwrap_or_else(now);
             let candidates = self.due_ids(now, concurrency).await?;
             if candidates.is_empty() {
                 return Ok(report);
@@ -139,10 +142,7 @@ impl EmailSender {
                     claimed.push(message);
                 }
             }
-            let outcomes = futures_util::future::join_all(
-                claimed.iter().map(|message| self.send(transport, message)),
-            )
-            .await;
+            let outcomes = self.send_renewing(transport, &claimed).await;
             for (message, outcome) in claimed.into_iter().zip(outcomes) {
                 match self.record(message, outcome, now).await? {
                     DeliveryState::Sent => report.sent += 1,
@@ -178,6 +178,7 @@ impl EmailSender {
     }
 
     /// Takes the message if nobody else has: one conditional UPDATE, atomic on every backend.
+    /// The lease runs from this moment, not from the start of the pass.
     async fn claim(
         &self,
         id: i32,
@@ -187,7 +188,7 @@ impl EmailSender {
             .col_expr(email_outbox::Column::Status, Expr::value(SENDING))
             .col_expr(
                 email_outbox::Column::ClaimedUntil,
-                Expr::value(now + CLAIM_LEASE),
+                Expr::value(self.lease_from_now()),
             )
             .col_expr(
                 email_outbox::Column::Attempts,
@@ -205,6 +206,67 @@ impl EmailSender {
         email_outbox::Entity::find_by_id(id)
             .one(self.db.read())
             .await
+    }
+
+    /// When a lease taken now ends, in whole seconds: stored exactly on every database (MariaDB
+    /// keeps no fractions), so a renewal can name the lease it extends.
+    fn lease_from_now(&self) -> NaiveDateTime {
+        let lease = ChronoDuration::from_std(self.settings.email_claim_lease)
+            .unwrap_or(ChronoDuration::minutes(5));
+        let end = now() + lease + ChronoDuration::seconds(1);
+        end.with_nanosecond(0).unwrap_or(end)
+    }
+
+    /// Sends the claimed messages at once, renewing their leases every third of a lease until
+    /// every send is over, so a slow SMTP server never lets another instance take them.
+    async fn send_renewing(
+        &self,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        claimed: &[email_outbox::Model],
+    ) -> Vec<Result<(), SendFailure>> {
+        let sending = futures_util::future::join_all(
+            claimed.iter().map(|message| self.send(transport, message)),
+        );
+        tokio::pin!(sending);
+        let mut leases: Vec<(i32, Option<NaiveDateTime>)> = claimed
+            .iter()
+            .map(|message| (message.id, message.claimed_until))
+            .collect();
+        let mut renewal = tokio::time::interval(self.settings.email_claim_lease / 3);
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renewal.tick().await;
+        loop {
+            tokio::select! {
+                outcomes = &mut sending => return outcomes,
+                _ = renewal.tick() => self.renew(&mut leases).await,
+            }
+        }
+    }
+
+    /// Extends each lease this sender still holds; a lease another instance took over (this one
+    /// was too late) is left alone and logged.
+    async fn renew(&self, leases: &mut [(i32, Option<NaiveDateTime>)]) {
+        for (id, held) in leases.iter_mut() {
+            let Some(until) = *held else { continue };
+            let extended = self.lease_from_now();
+            let update = email_outbox::Entity::update_many()
+                .col_expr(email_outbox::Column::ClaimedUntil, Expr::value(extended))
+                .filter(email_outbox::Column::Id.eq(*id))
+                .filter(email_outbox::Column::Status.eq(SENDING))
+                .filter(email_outbox::Column::ClaimedUntil.eq(until));
+            match self
+                .db
+                .transaction(async move |txn| update.exec(txn).await)
+                .await
+            {
+                Ok(done) if done.rows_affected == 1 => *held = Some(extended),
+                Ok(_) => {
+                    log::warn!("email {id}: the claim was lost before its send finished");
+                    *held = None;
+                }
+                Err(error) => log::warn!("email {id}: renewing the claim failed: {error}"),
+            }
+        }
     }
 
     async fn send(
@@ -279,8 +341,9 @@ impl EmailSender {
                     self.settings.email_retry_base,
                 );
                 row.status = Set(QUEUED.to_owned());
-                row.next_attempt_at =
-                    Set(now + ChronoDuration::from_std(delay).unwrap_or(CLAIM_LEASE));
+                row.next_attempt_at = Set(
+                    now + ChronoDuration::from_std(delay).unwrap_or(ChronoDuration::minutes(5))
+                );
             }
             DeliveryState::Sent | DeliveryState::Failed | DeliveryState::NotSent => {
                 row.status = Set(if state == DeliveryState::Sent {

@@ -288,3 +288,49 @@ async fn a_message_whose_sender_stopped_mid_send_goes_out_once_its_lease_runs_ou
         (Some("sent"), Some(2))
     );
 }
+
+/// Two instances' senders, a slow SMTP server and a lease shorter than one send: the leases start
+/// at each claim and are renewed while the message is sent, so no message goes out twice.
+#[tokio::test]
+async fn a_slow_smtp_server_longer_than_the_lease_sends_nothing_twice() {
+    use std::time::Duration;
+    let a = spawn_app().await;
+    let b = spawn_sibling(&a).await;
+    let owner = a.owner().await;
+    let emails: Vec<String> = (0..3).map(|i| format!("slow{i}@example.org")).collect();
+    a.invite(&owner, json!(emails), "AN").await;
+    let sink = SmtpSink::start();
+    sink.set_delay(Duration::from_millis(2500));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut running = Vec::new();
+    for app in [&a, &b] {
+        let settings = org_members::settings::Settings {
+            email_claim_lease: Duration::from_secs(1),
+            email_poll_interval: Duration::from_millis(50),
+            email_concurrency: 1,
+            ..app.state.settings.clone()
+        };
+        let sender = org_members::email::sender::EmailSender::with_smtp_url(
+            settings,
+            app.state.db.clone(),
+            Some(&sink.url()),
+        )
+        .expect("sender");
+        running.push(tokio::spawn(sender.run(stopped.clone())));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sink.received().len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Long enough for a lost claim to be taken over and sent again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.send(true).expect("stop");
+    for sender in running {
+        sender.await.expect("sender stops");
+    }
+    let mut recipients: Vec<String> = sink.received().into_iter().flat_map(|m| m.to).collect();
+    recipients.sort();
+    assert_eq!(recipients.len(), 3, "each message once: {recipients:?}");
+    recipients.dedup();
+    assert_eq!(recipients.len(), 3);
+}

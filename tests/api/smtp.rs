@@ -63,6 +63,8 @@ pub struct SmtpSink {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     mode: Arc<Mutex<Mode>>,
+    /// How long the server thinks before accepting a message's data.
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl SmtpSink {
@@ -72,6 +74,7 @@ impl SmtpSink {
             port: listener.local_addr().expect("address").port(),
             received: Arc::default(),
             mode: Arc::new(Mutex::new(Mode::Accept)),
+            delay: Arc::default(),
         };
         let accepting = sink.clone();
         std::thread::spawn(move || {
@@ -89,6 +92,11 @@ impl SmtpSink {
 
     pub fn set_mode(&self, mode: Mode) {
         *self.mode.lock().expect("mode") = mode;
+    }
+
+    /// Makes the server slow: each message's data is answered only after `delay`.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *self.delay.lock().expect("delay") = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -167,6 +175,8 @@ impl Handler for Recorder {
     }
 
     fn data_end(&mut self) -> Response {
+        let delay = *self.sink.delay.lock().expect("delay");
+        std::thread::sleep(delay);
         self.sink.received.lock().expect("received").push(Received {
             to: std::mem::take(&mut self.to),
             raw: std::mem::take(&mut self.data),
