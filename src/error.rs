@@ -54,6 +54,7 @@ pub enum ErrorCode {
     RateLimited,
     EmailLimitReached,
     DatabaseUnavailable,
+    DeadlineExceeded,
     InternalError,
 }
 
@@ -156,6 +157,10 @@ impl ErrorCode {
             DatabaseUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The database is unavailable",
+            ),
+            DeadlineExceeded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The request did not finish in time",
             ),
             InternalError => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         }
@@ -269,7 +274,7 @@ impl ApiError {
         match self {
             ApiError::Problem { code, .. } => *code,
             ApiError::RetryLater { code, .. } => *code,
-            ApiError::Database(error) if is_connection_error(error) => {
+            ApiError::Database(error) if crate::db::is_unavailable(error) => {
                 ErrorCode::DatabaseUnavailable
             }
             ApiError::Database(_) | ApiError::Internal(_) => ErrorCode::InternalError,
@@ -302,9 +307,9 @@ fn retry_after_seconds(wait: std::time::Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
-fn is_connection_error(error: &DbErr) -> bool {
-    matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-}
+/// What a 503 without a wait of its own asks: long enough for a restarted database or a
+/// reconnect, short enough that a client retrying by it notices recovery soon.
+const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -321,8 +326,17 @@ impl ResponseError for ApiError {
         if self.status_code() == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if let ApiError::RetryLater { retry_after, .. } = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
+        match self {
+            ApiError::RetryLater { retry_after, .. } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds(*retry_after)));
+            }
+            _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    retry_after_seconds(UNAVAILABLE_RETRY_AFTER),
+                ));
+            }
+            _ => {}
         }
         response.json(self.problem())
     }

@@ -49,6 +49,9 @@ pub struct Settings {
     pub disable_signup_without_link: bool,
     /// `MAX_BODY_BYTES`: request bodies beyond this are refused with 413.
     pub max_body_bytes: usize,
+    /// `REQUEST_TIMEOUT`: longest a request may take, database calls included, before it is
+    /// answered 503 (a frozen or unreachable database must not hang clients).
+    pub request_timeout: Duration,
     /// `WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
     /// `SMTP_URL`, lettre's URL form (`smtp://user:pass@host:587?tls=required`, `smtps://...`).
@@ -106,6 +109,7 @@ impl Default for Settings {
             personal_token_ttl: Duration::from_secs(365 * 24 * 3600),
             disable_signup_without_link: false,
             max_body_bytes: 256 * 1024,
+            request_timeout: Duration::from_secs(5),
             workers: None,
             smtp_url: None,
             email_from: "org-members <no-reply@localhost>".to_owned(),
@@ -305,6 +309,19 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "larger request bodies get a 413 problem",
         set: |s, name, raw| {
             s.max_body_bytes = parse_count(name, raw, 1024, u32::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "REQUEST_TIMEOUT",
+        default: "`5s`",
+        meaning: "longest a request may take before it is answered 503 `deadline_exceeded` with `Retry-After`; on PostgreSQL also each statement's `statement_timeout`",
+        set: |s, name, raw| {
+            let timeout = parse_duration(name, raw)?;
+            if timeout < Duration::from_secs(1) {
+                return Err(invalid(name, "expected at least 1s"));
+            }
+            s.request_timeout = timeout;
             Ok(())
         },
     },

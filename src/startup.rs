@@ -139,6 +139,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let origins = state.settings.cors_allowed_origins.clone();
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let workers = state.settings.workers;
+    let request_timeout = state.settings.request_timeout;
     let server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
@@ -153,15 +154,17 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .route(SPEC_PATH, web::get().to(crate::openapi::serve))
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from(SPEC_PATH)))
             .default_service(web::to(no_route))
-            .wrap_fn(|mut req, service| {
+            .wrap_fn(move |mut req, service| {
                 trim_trailing_slash(&mut req);
                 match hostile_query(req.query_string()) {
                     Some(refusal) => Either::Left(ready(Ok(req.error_response(refusal)))),
-                    None => Either::Right(
+                    None => Either::Right(within_deadline(
+                        request_timeout,
+                        format!("{} {}", req.method(), req.path()),
                         service
                             .call(req)
                             .map_ok(actix_web::dev::ServiceResponse::map_into_boxed_body),
-                    ),
+                    )),
                 }
             })
             .wrap_fn(move |req, service| {
@@ -185,6 +188,41 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
         None => server,
     };
     Ok(server.listen(listener)?.run())
+}
+
+/// Answers 503 `deadline_exceeded` when `handled` is not done within `timeout`: a database that
+/// froze or a network that dropped it must not hang clients. The handler is dropped, which rolls
+/// back its transaction if it had not committed. The answer goes out as an error carrying its
+/// finished response: the request, held by the router, cannot be borrowed to build one.
+async fn within_deadline(
+    timeout: std::time::Duration,
+    request: String,
+    handled: impl std::future::Future<
+        Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>,
+    >,
+) -> Result<actix_web::dev::ServiceResponse, actix_web::Error> {
+    let Ok(response) = tokio::time::timeout(timeout, handled).await else {
+        // The path only: a query string can carry an invite token.
+        log::warn!("{request} did not finish within {} s", timeout.as_secs());
+        let error = crate::error::ApiError::new(
+            crate::error::ErrorCode::DeadlineExceeded,
+            format!(
+                "The request did not finish within {} s (the database may be unreachable); \
+                 it may or may not have taken effect. Try again.",
+                timeout.as_secs()
+            ),
+        );
+        let mut response = actix_web::ResponseError::error_response(&error);
+        if let Some(id) = request_context::current_id()
+            && let Ok(id) = actix_web::http::header::HeaderValue::from_str(&id)
+        {
+            response.headers_mut().insert(request_context::HEADER, id);
+        }
+        return Err(
+            actix_web::error::InternalError::from_response("deadline exceeded", response).into(),
+        );
+    };
+    response
 }
 
 /// CORS for browser frontends on the allowed origins. A request from another origin simply gets

@@ -91,11 +91,14 @@ async fn user_with_membership(
                     )
                     .add(Expr::col((memberships, membership::Column::DeletedAt)).is_null())
             });
-    Ok(user::Entity::find_by_id(user_id)
+    let query = user::Entity::find_by_id(user_id)
         .join(JoinType::LeftJoin, in_organization)
         .select_also(membership::Entity)
-        .find_also(membership::Entity, organization::Entity)
-        .one(state.db.read())
+        .find_also(membership::Entity, organization::Entity);
+    // The first read of nearly every request: where a lost connection shows first.
+    Ok(state
+        .db
+        .read_with_retry(async |db| query.clone().one(db).await)
         .await?)
 }
 

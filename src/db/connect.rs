@@ -1,6 +1,7 @@
 //! Opening the database `DATABASE_URL` names, with the connections [`Db`] hands out.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sea_orm::sqlx::{Connection, Executor};
@@ -21,6 +22,31 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A network connection idle this long may have been dropped by the server or a proxy: it is
 /// pinged before use. Busy connections are not: a ping on every checkout doubles the round trips.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
+/// How long pooled connections stay suspect after one was found lost.
+const DISTRUST_FOR: Duration = Duration::from_secs(30);
+
+/// Until when (milliseconds since the epoch) pooled network connections are pinged before use.
+static PING_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+fn epoch_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// A connection was found lost: a restarted database broke every pooled connection at once, so
+/// for a while each is pinged before use and replaced if dead, instead of each failing a request.
+pub(super) fn distrust_pooled_connections() {
+    let until = epoch_millis() + u64::try_from(DISTRUST_FOR.as_millis()).unwrap_or(u64::MAX);
+    PING_UNTIL.fetch_max(until, Ordering::Relaxed);
+}
+
+fn pooled_connections_suspect() -> bool {
+    epoch_millis() < PING_UNTIL.load(Ordering::Relaxed)
+}
 
 /// Opens the database for requests and commands. PostgreSQL and MariaDB get one pool of
 /// `DATABASE_MAX_CONNECTIONS`; SQLite gets one writer connection and that many readers.
@@ -117,7 +143,8 @@ fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
 }
 
 /// The settings PostgreSQL and MariaDB pools share: connections open as needed and none is kept
-/// idle, an idle one is pinged before use, statements are not logged.
+/// idle, an idle one (or any, while connections are suspect) is pinged before use, no statement
+/// runs longer than a request may, statements are not logged.
 fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(settings.database_url.clone());
     options
@@ -127,16 +154,39 @@ fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
         .connect_timeout(STARTUP_TIMEOUT)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false);
+    options.map_sqlx_postgres_before_acquire(|connection, _| {
+        Box::pin(
+            async move { Ok(!pooled_connections_suspect() || connection.ping().await.is_ok()) },
+        )
+    });
+    options.map_sqlx_mysql_before_acquire(|connection, _| {
+        Box::pin(
+            async move { Ok(!pooled_connections_suspect() || connection.ping().await.is_ok()) },
+        )
+    });
+    // The server gives up on a statement when the request that sent it has: work nobody waits
+    // for stops holding locks.
+    let statement_timeout = settings.request_timeout.as_millis().to_string();
+    options.map_sqlx_postgres_opts(move |connect| {
+        connect.options([("statement_timeout", statement_timeout.as_str())])
+    });
+    let statement_seconds = settings.request_timeout.as_secs().max(1);
     // MariaDB and MySQL default to REPEATABLE READ, whose gap locks deadlock two transactions
     // that each update no row of an index range and then insert into it (two invitations resent
     // at once did). The services are written for READ COMMITTED, PostgreSQL's default: they lock
     // the rows they change.
-    options.map_sqlx_mysql_pool_opts(|pool| {
-        pool.after_connect(|connection, _| {
+    options.map_sqlx_mysql_pool_opts(move |pool| {
+        pool.after_connect(move |connection, _| {
             Box::pin(async move {
                 connection
                     .execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     .await?;
+                // MariaDB's name for a statement timeout; MySQL has none, so a refusal is fine.
+                let limit = format!("SET SESSION max_statement_time = {statement_seconds}");
+                let limit = sea_orm::sqlx::AssertSqlSafe(limit);
+                if let Err(error) = connection.execute(limit).await {
+                    log::debug!("no statement timeout on this server: {error}");
+                }
                 Ok(())
             })
         })

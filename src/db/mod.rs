@@ -5,12 +5,14 @@
 //! succeeds, roll back when it fails. Which connections sit behind the two is this module's business alone (`connect`).
 
 mod connect;
+mod faults;
 mod instance_settings;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 
 pub use connect::{connect, connect_background};
+pub use faults::is_unavailable;
 pub use instance_settings::{
     DEFAULT_ORGANIZATION_KEY, JWT_SECRET_KEY, claim_instance_setting, instance_setting,
 };
@@ -31,8 +33,25 @@ impl Db {
         &self.reads
     }
 
+    /// Runs `read`, and once more if its connection turned out lost (a restarted database
+    /// leaves every pooled connection broken): the second try gets a connection checked first.
+    pub async fn read_with_retry<T>(
+        &self,
+        read: impl AsyncFn(&DatabaseConnection) -> Result<T, DbErr>,
+    ) -> Result<T, DbErr> {
+        match read(&self.reads).await {
+            Err(error) if is_unavailable(&error) => {
+                log::warn!("a database connection was lost; reading again: {error}");
+                connect::distrust_pooled_connections();
+                read(&self.reads).await
+            }
+            done => done,
+        }
+    }
+
     /// Runs `work` in a transaction: committed when it succeeds, rolled back when it fails (or
-    /// when the request goes away first, dropping it).
+    /// when the request goes away first, dropping it). A transaction that could not begin on a
+    /// lost connection begins once more, on a checked one: nothing of it had run.
     pub async fn transaction<T, E>(
         &self,
         work: impl AsyncFnOnce(&DatabaseTransaction) -> Result<T, E>,
@@ -40,7 +59,14 @@ impl Db {
     where
         E: From<DbErr>,
     {
-        let txn = self.writes.begin().await?;
+        let txn = match self.writes.begin().await {
+            Err(error) if is_unavailable(&error) => {
+                log::warn!("a database connection was lost; beginning again: {error}");
+                connect::distrust_pooled_connections();
+                self.writes.begin().await?
+            }
+            begun => begun?,
+        };
         match work(&txn).await {
             Ok(value) => {
                 txn.commit().await?;

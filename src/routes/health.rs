@@ -28,6 +28,10 @@ pub async fn health() -> web::Json<Status> {
     web::Json(Status { status: "ok" })
 }
 
+/// How long readiness waits for the database: an orchestrator's probe must get an answer well
+/// before its own timeout, whatever the database does.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The database answers and every migration is applied; 503 otherwise.
 #[utoipa::path(tag = "operations", responses(
     (status = 200, description = "The database answers and the schema is current", body = Status),
@@ -36,12 +40,19 @@ pub async fn health() -> web::Json<Status> {
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let unavailable = |detail: &str| ApiError::new(ErrorCode::DatabaseUnavailable, detail);
-    let pending = Migrator::get_pending_migrations(state.db.read())
-        .await
-        .map_err(|error| {
-            log::warn!("readiness check failed: {error}");
-            unavailable("The database does not answer.")
-        })?;
+    let pending = tokio::time::timeout(
+        READY_TIMEOUT,
+        Migrator::get_pending_migrations(state.db.read()),
+    )
+    .await
+    .map_err(|_| {
+        log::warn!("readiness check: the database did not answer in time");
+        unavailable("The database does not answer in time.")
+    })?
+    .map_err(|error| {
+        log::warn!("readiness check failed: {error}");
+        unavailable("The database does not answer.")
+    })?;
     if !pending.is_empty() {
         return Err(unavailable(
             "The database schema is behind this version; run `org-members migrate`.",
