@@ -22,9 +22,11 @@ RUN touch src/main.rs src/lib.rs migration/src/lib.rs \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/org-members /usr/local/bin/org-members
 COPY --from=build --chown=nonroot:nonroot /data /data
+# DATABASE_URL is left unset: the default path, data/org-members.sqlite3 from /, is the volume,
+# created on a first run. A DATABASE_URL naming a file makes a missing file a refusal instead.
+WORKDIR /
 ENV HOST=0.0.0.0 \
     PORT=8080 \
-    DATABASE_URL=sqlite:///data/org-members.sqlite3?mode=rwc \
     RUST_LOG=info
 VOLUME ["/data"]
 EXPOSE 8080

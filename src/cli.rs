@@ -18,7 +18,7 @@ pub enum Command {
     /// Serve the API (the default when no subcommand is given).
     #[command(after_help = crate::settings::help_text())]
     Serve,
-    /// Apply database migrations and exit.
+    /// Apply database migrations and exit; creates the SQLite file `DATABASE_URL` names if missing.
     #[command(after_help = crate::settings::help_text())]
     Migrate,
     /// Create an organization with its Owner (the first one becomes the default organization).
@@ -74,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Migrate => {
-            let db = crate::db::connect(&Settings::from_env()?).await?;
+            let db = crate::db::connect(&setting_up()?).await?;
             db.migrate().await?;
             println!("migrations applied");
             Ok(())
@@ -85,7 +85,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             members,
             invitations,
         } => {
-            let state = crate::startup::prepare_state(Settings::from_env()?).await?;
+            let state = crate::startup::prepare_state(setting_up()?).await?;
             let seeded =
                 crate::seed::organization(&state, &owner, &password, members, invitations).await?;
             println!("{} {}", seeded.organization_id, seeded.owner_email);
@@ -100,6 +100,15 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
 }
 
+/// The settings of a command that sets a database up (`migrate`, `bootstrap`, `seed`): unlike
+/// the server, it may create the SQLite file `DATABASE_URL` names.
+fn setting_up() -> Result<Settings, crate::settings::SettingsError> {
+    Ok(Settings {
+        create_missing_database: true,
+        ..Settings::from_env()?
+    })
+}
+
 async fn bootstrap(
     email: String,
     password: String,
@@ -111,7 +120,7 @@ async fn bootstrap(
     if title.is_empty() || title.chars().count() > 200 {
         return Err("--organization must be 1 to 200 characters".into());
     }
-    let state = crate::startup::prepare_state(Settings::from_env()?).await?;
+    let state = crate::startup::prepare_state(setting_up()?).await?;
     let (organization, user) =
         crate::services::accounts::bootstrap(&state, email, password, title).await?;
     println!(

@@ -32,6 +32,10 @@ impl fmt::Debug for Secret {
 pub struct Settings {
     /// `DATABASE_URL`: `sqlite://...`, `postgres://...` or `mysql://...`.
     pub database_url: String,
+    /// Whether a SQLite file that does not exist may be created: when `DATABASE_URL` is unset (a
+    /// first run on the default path) and for the commands that set a database up; never for a
+    /// server whose `DATABASE_URL` names a file, where a missing one is a lost one.
+    pub create_missing_database: bool,
     /// `DATABASE_MAX_CONNECTIONS`: the pool's size; on SQLite, the readers beside its one writer.
     pub database_max_connections: u32,
     /// `HOST` and `PORT` the server binds to.
@@ -99,6 +103,7 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             database_url: "sqlite://data/org-members.sqlite3?mode=rwc".to_owned(),
+            create_missing_database: true,
             database_max_connections: 10,
             host: "127.0.0.1".to_owned(),
             port: 8080,
@@ -198,9 +203,10 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "DATABASE_URL",
         default: "`sqlite://data/org-members.sqlite3?mode=rwc`",
-        meaning: "`sqlite:`, `postgres://` or `mysql://` (MariaDB) URL",
+        meaning: "`sqlite:`, `postgres://` or `mysql://` (MariaDB) URL; a SQLite file it names must exist (`org-members migrate` creates it): only the default path is created by the server",
         set: |s, name, raw| {
             s.database_url = parse_database_url(name, raw)?;
+            s.create_missing_database = false;
             Ok(())
         },
     },
@@ -659,6 +665,8 @@ mod tests {
             if variable.default.starts_with('`') {
                 let mut settings = Settings::default();
                 (variable.set)(&mut settings, variable.name, shown).expect(variable.name);
+                // Naming a file, even the default one, is what makes a missing file a lost one.
+                settings.create_missing_database = true;
                 assert_eq!(format!("{settings:?}"), defaults, "{}", variable.name);
             }
         }

@@ -8,6 +8,7 @@ use sea_orm::sqlx::{Connection, Executor};
 use sea_orm::{ConnectOptions, Database, DbErr, SqlxSqliteConnector};
 
 use super::Db;
+use super::sqlite_file::{self, SqliteFile};
 use crate::settings::Settings;
 
 /// How long start-up waits for the database before giving up.
@@ -74,6 +75,7 @@ pub async fn connect(settings: &Settings) -> Result<Db, DbErr> {
     Ok(Db {
         reads: pool.clone(),
         writes: pool,
+        sqlite_file: None,
     })
 }
 
@@ -91,6 +93,7 @@ pub async fn connect_background(settings: &Settings, db: &Db) -> Result<Db, DbEr
     Ok(Db {
         reads: pool.clone(),
         writes: pool,
+        sqlite_file: None,
     })
 }
 
@@ -98,7 +101,20 @@ pub async fn connect_background(settings: &Settings, db: &Db) -> Result<Db, DbEr
 /// and two that both upgrade to writing would fail with `SQLITE_BUSY`, and read-only connections
 /// that read beside it.
 async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
-    create_sqlite_parent_dir(&settings.database_url);
+    let path = sqlite_file::path_of(&settings.database_url);
+    let create = settings.create_missing_database;
+    if let Some(path) = &path {
+        if create {
+            create_parent_dir(path);
+        } else if !path.exists() {
+            return Err(DbErr::Custom(format!(
+                "no database at {}, which DATABASE_URL names: if this is a first start, create it \
+                 with `org-members migrate`; if a database was expected there, restore it \
+                 (the service does not start on a new empty one in its place)",
+                path.display()
+            )));
+        }
+    }
     let options: SqliteConnectOptions = settings
         .database_url
         .parse()
@@ -123,7 +139,7 @@ async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
                 Ok(!connection.is_in_transaction())
             })
         })
-        .connect_with(options.clone().create_if_missing(true))
+        .connect_with(options.clone().create_if_missing(create))
         .await
         .map_err(sqlx_error)?;
     // Opened as reads need them, after the writer has created the file and migrated it.
@@ -132,10 +148,17 @@ async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
         .test_before_acquire(false)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_lazy_with(options.read_only(true).create_if_missing(false));
-    Ok(Db {
+    let db = Db {
         reads: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
         writes: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
-    })
+        sqlite_file: path
+            .as_deref()
+            .and_then(SqliteFile::opened)
+            .map(std::sync::Arc::new),
+    };
+    // A read-only file would otherwise start, pass readiness, and fail every write.
+    db.check_writable().await?;
+    Ok(db)
 }
 
 fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
@@ -194,14 +217,8 @@ fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
     options
 }
 
-fn create_sqlite_parent_dir(url: &str) {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:")
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if let Some(parent) = std::path::Path::new(path).parent()
+fn create_parent_dir(path: &std::path::Path) {
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
         && let Err(error) = std::fs::create_dir_all(parent)
     {

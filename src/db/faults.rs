@@ -1,16 +1,18 @@
 //! Which database failures mean "the database is not there right now" rather than "this request
 //! is wrong": a lost or refused connection, a server shutting down or starting, a statement
-//! cancelled by its timeout. Those answer 503 `database_unavailable` and may be retried; every
-//! other failure is a 500.
+//! cancelled by its timeout; on SQLite a file locked by another process, read-only, full, or
+//! moved away. Those answer 503 `database_unavailable` and may be retried; every other failure
+//! is a 500.
 
 use sea_orm::sqlx::Error as SqlxError;
+use sea_orm::sqlx::sqlite::SqliteError;
 use sea_orm::{DbErr, RuntimeErr};
 
 /// Whether `error` says the database could not be reached or stopped answering.
 pub fn is_unavailable(error: &DbErr) -> bool {
     match error {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => match runtime {
             RuntimeErr::SqlxError(error) => sqlx_unavailable(error),
             RuntimeErr::Internal(_) => false,
         },
@@ -26,9 +28,12 @@ fn sqlx_unavailable(error: &SqlxError) -> bool {
         | SqlxError::PoolTimedOut
         | SqlxError::PoolClosed
         | SqlxError::WorkerCrashed => true,
-        SqlxError::Database(database) => {
-            database.code().is_some_and(|code| unavailable_code(&code))
-        }
+        SqlxError::Database(database) => match database.try_downcast_ref::<SqliteError>() {
+            Some(_) => database
+                .code()
+                .is_some_and(|code| sqlite_unavailable(&code)),
+            None => database.code().is_some_and(|code| unavailable_code(&code)),
+        },
         _ => false,
     }
 }
@@ -42,6 +47,12 @@ fn unavailable_code(code: &str) -> bool {
             code,
             "57P01" | "57P02" | "57P03" | "57014" | "2006" | "2013" | "1053" | "1927" | "1969"
         )
+}
+
+/// SQLite's (extended) result codes: busy, in its plain, recovery and snapshot forms (another
+/// process holds the file), read-only, read-only because the file moved, and full.
+fn sqlite_unavailable(code: &str) -> bool {
+    matches!(code, "5" | "261" | "517" | "8" | "1032" | "13")
 }
 
 #[cfg(test)]
@@ -60,6 +71,7 @@ mod tests {
         assert!(is_unavailable(&timed_out));
         assert!(unavailable_code("08006") && unavailable_code("57P01") && unavailable_code("2013"));
         assert!(!unavailable_code("23505") && !unavailable_code("1062"));
+        assert!(sqlite_unavailable("517") && !sqlite_unavailable("2067"));
         assert!(!is_unavailable(&DbErr::RecordNotFound("x".into())));
     }
 }

@@ -7,9 +7,17 @@
 mod connect;
 mod faults;
 mod instance_settings;
+mod sqlite_file;
+
+use std::sync::Arc;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+use sqlite_file::SqliteFile;
 
 pub use connect::{connect, connect_background};
 pub use faults::is_unavailable;
@@ -25,6 +33,8 @@ pub struct Db {
     /// On SQLite, its single writer connection (SQLite lets one transaction write at a time);
     /// elsewhere the one pool.
     writes: DatabaseConnection,
+    /// On SQLite, the file opened, checked before each write.
+    sqlite_file: Option<Arc<SqliteFile>>,
 }
 
 impl Db {
@@ -59,11 +69,20 @@ impl Db {
     where
         E: From<DbErr>,
     {
-        let txn = match self.writes.begin().await {
+        if let Some(file) = &self.sqlite_file {
+            file.check_in_place()?;
+        }
+        // On SQLite the write lock is taken at BEGIN, where another process holding it is
+        // waited for; a deferred transaction that reads first could not wait when it upgrades.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        let txn = match self.writes.begin_with_options(options).await {
             Err(error) if is_unavailable(&error) => {
                 log::warn!("a database connection was lost; beginning again: {error}");
                 connect::distrust_pooled_connections();
-                self.writes.begin().await?
+                self.writes.begin_with_options(options).await?
             }
             begun => begun?,
         };
@@ -78,6 +97,15 @@ impl Db {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// Whether a write could succeed now: on SQLite, that the file opened is still in place and
+    /// can be written (readiness reports it); elsewhere the server answering is enough.
+    pub async fn check_writable(&self) -> Result<(), DbErr> {
+        match &self.sqlite_file {
+            Some(file) => file.check_writable(&self.writes).await,
+            None => Ok(()),
         }
     }
 

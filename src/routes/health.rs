@@ -32,10 +32,10 @@ pub async fn health() -> web::Json<Status> {
 /// before its own timeout, whatever the database does.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The database answers and every migration is applied; 503 otherwise.
+/// The database answers, every migration is applied and a write could succeed; 503 otherwise.
 #[utoipa::path(tag = "operations", responses(
     (status = 200, description = "The database answers and the schema is current", body = Status),
-    (status = 503, description = "`database_unavailable`: unreachable, or migrations pending", body = Problem, content_type = "application/problem+json"),
+    (status = 503, description = "`database_unavailable`: unreachable, migrations pending, or (SQLite) the file cannot be written or was deleted", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -58,6 +58,13 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
             "The database schema is behind this version; run `org-members migrate`.",
         ));
     }
+    tokio::time::timeout(READY_TIMEOUT, state.db.check_writable())
+        .await
+        .map_err(|_| unavailable("The database does not answer in time."))?
+        .map_err(|error| {
+            log::warn!("readiness check: {error}");
+            unavailable("The database cannot be written; the log says why.")
+        })?;
     Ok(HttpResponse::Ok().json(Status { status: "ok" }))
 }
 

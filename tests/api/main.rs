@@ -16,4 +16,5 @@ mod openapi;
 mod role_rules;
 mod safety;
 mod signup;
+mod sqlite_file;
 mod tokens;
