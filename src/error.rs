@@ -55,6 +55,7 @@ pub enum ErrorCode {
     EmailLimitReached,
     DatabaseUnavailable,
     DeadlineExceeded,
+    ServerBusy,
     InternalError,
 }
 
@@ -161,6 +162,10 @@ impl ErrorCode {
             DeadlineExceeded => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The request did not finish in time",
+            ),
+            ServerBusy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is too busy to take this request now",
             ),
             InternalError => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
         }

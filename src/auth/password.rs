@@ -3,16 +3,19 @@
 //! Each hash takes 7 MiB and a core for tens of milliseconds. One thread per core does them all,
 //! each in the same 7 MiB every time: a burst of logins queues instead of spawning a blocking
 //! thread (and a malloc arena that keeps its memory) per request, which would buy no throughput
-//! and cost tens of megabytes.
+//! and cost tens of megabytes. The queue is bounded: past a second or so of work a login is
+//! answered 503 at once rather than after the flood, and a job whose requester has gone (the
+//! client hung up, the request timed out) is skipped.
 
 use std::cell::RefCell;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Argon2id with 7 MiB, 5 passes and 1 lane. OWASP's Password Storage Cheat Sheet lists five
 /// settings that "provide an equal level of defense" and differ only in trading memory for CPU
@@ -29,23 +32,32 @@ fn argon2() -> Argon2<'static> {
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn hashing_threads() -> &'static Sender<Job> {
-    static JOBS: OnceLock<Sender<Job>> = OnceLock::new();
+/// Hashes that may wait per hashing thread: each takes tens of milliseconds, so a full queue is
+/// about a second of work.
+const QUEUED_PER_THREAD: usize = 16;
+
+fn hashing_threads() -> &'static SyncSender<Job> {
+    static JOBS: OnceLock<SyncSender<Job>> = OnceLock::new();
     JOBS.get_or_init(|| {
-        let (sender, receiver) = channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        for n in 0..cores {
-            let receiver = Arc::clone(&receiver);
-            let spawned = std::thread::Builder::new()
-                .name(format!("password-hash-{n}"))
-                .spawn(move || run_jobs(&receiver));
-            if let Err(error) = spawned {
-                log::error!("cannot start a password hashing thread: {error}");
-            }
-        }
-        sender
+        start_threads(cores, cores * QUEUED_PER_THREAD)
     })
+}
+
+/// Starts `threads` hashing threads behind a queue of `capacity` jobs.
+fn start_threads(threads: usize, capacity: usize) -> SyncSender<Job> {
+    let (sender, receiver) = sync_channel::<Job>(capacity);
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..threads {
+        let receiver = Arc::clone(&receiver);
+        let spawned = std::thread::Builder::new()
+            .name(format!("password-hash-{n}"))
+            .spawn(move || run_jobs(&receiver));
+        if let Err(error) = spawned {
+            log::error!("cannot start a password hashing thread: {error}");
+        }
+    }
+    sender
 }
 
 fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
@@ -65,13 +77,32 @@ fn run_jobs(receiver: &Mutex<Receiver<Job>>) {
 async fn on_hashing_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    run_on(hashing_threads(), work).await
+}
+
+/// Queues `work` on `threads`, or refuses at once when their queue is full.
+async fn run_on<T: Send + 'static>(
+    threads: &SyncSender<Job>,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _ = done.send(work());
+        // Nobody waits for it any more: the effort would only delay the next one.
+        if !done.is_closed() {
+            let _ = done.send(work());
+        }
     });
-    hashing_threads()
-        .send(job)
-        .map_err(|_| ApiError::Internal("password hashing threads stopped".into()))?;
+    threads.try_send(job).map_err(|refused| match refused {
+        TrySendError::Full(_) => ApiError::RetryLater {
+            code: ErrorCode::ServerBusy,
+            detail: "Too many sign-ins are being checked at this moment; try again in a second."
+                .into(),
+            retry_after: Duration::from_secs(1),
+        },
+        TrySendError::Disconnected(_) => {
+            ApiError::Internal("password hashing threads stopped".into())
+        }
+    })?;
     result
         .await
         .map_err(|_| ApiError::Internal("password hashing job dropped".into()))
@@ -169,9 +200,48 @@ pub fn needs_rehash(phc_hash: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use argon2::{PasswordHasher, PasswordVerifier};
+    use futures_util::FutureExt;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_abandoned_jobs_are_skipped() {
+        let threads = start_threads(1, 1);
+        let (started, on_started) = std::sync::mpsc::channel();
+        let (release, on_release) = std::sync::mpsc::channel::<()>();
+        let mut busy = Box::pin(run_on(&threads, move || {
+            let _ = started.send(());
+            let _ = on_release.recv();
+        }));
+        assert!((&mut busy).now_or_never().is_none(), "queued");
+        on_started
+            .recv()
+            .expect("the one thread took the first job");
+        // Queued, then its requester goes away before a thread is free.
+        let abandoned_ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&abandoned_ran);
+        let abandoned = run_on(&threads, move || flag.store(true, Ordering::SeqCst));
+        assert!(abandoned.now_or_never().is_none(), "queued, waiting");
+        // The queue (one place) is full: refused at once, not after the wait.
+        let refused = run_on(&threads, || ()).await;
+        assert!(matches!(
+            refused,
+            Err(ApiError::RetryLater {
+                code: ErrorCode::ServerBusy,
+                ..
+            })
+        ));
+        release.send(()).expect("release");
+        busy.await.expect("the first job ran");
+        run_on(&threads, || ()).await.expect("room again");
+        assert!(
+            !abandoned_ran.load(Ordering::SeqCst),
+            "nobody waited for it"
+        );
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_no_other() {

@@ -5,7 +5,10 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, RuntimeErr, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbErr, RuntimeErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 /// A database file, and which file it was when the service opened it.
 #[derive(Debug)]
@@ -46,7 +49,14 @@ impl SqliteFile {
     /// refuses it.
     pub async fn check_writable(&self, writer: &DatabaseConnection) -> Result<(), DbErr> {
         self.check_in_place()?;
-        let txn = writer.begin().await?;
+        // Immediate, like every write: waits for another process's write lock instead of
+        // failing when the read below would have to become a write.
+        let txn = writer
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await?;
         let version: Option<i64> = txn
             .query_one_raw(sea_orm::Statement::from_string(
                 writer.get_database_backend(),

@@ -154,6 +154,7 @@ pub struct LoginRequest {
     (status = 400, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
     (status = 429, description = "`rate_limited`: wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    (status = 503, description = "`server_busy`: too many passwords being checked at once; wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
 ))]
 #[post("/api/auth/login")]
 pub async fn login(
