@@ -322,6 +322,9 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if self.code() == ErrorCode::DatabaseUnavailable {
+            crate::metrics::DATABASE_UNAVAILABLE.inc();
+        }
         if self.status_code().is_server_error() {
             let id = crate::http::request_context::current_id().unwrap_or_default();
             log::error!("request {id} failed: {self}");

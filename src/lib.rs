@@ -10,6 +10,7 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod maintenance;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod seed;

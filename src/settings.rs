@@ -90,6 +90,9 @@ pub struct Settings {
     /// `TRUST_FORWARDED_FOR`: take the client address from the last `X-Forwarded-For` entry, the
     /// one the proxy in front appended (only behind such a proxy; anyone can send the header).
     pub trust_forwarded_for: bool,
+    /// `METRICS_TOKEN`: the bearer token a Prometheus scraper sends to `GET /metrics`; without
+    /// one the endpoint does not exist.
+    pub metrics_token: Option<Secret>,
     /// `RATE_LIMIT_PER_ADDRESS`: login, signup, lookup and accept requests one client address may
     /// make per minute, for each of the four (0 turns the limit off).
     pub rate_limit_per_address: u32,
@@ -129,6 +132,7 @@ impl Default for Settings {
             emails_per_organization_per_day: 2000,
             cors_allowed_origins: Vec::new(),
             trust_forwarded_for: false,
+            metrics_token: None,
             rate_limit_per_address: 60,
             rate_limit_per_email: 10,
         }
@@ -453,6 +457,18 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "take the client address (rate limits, audit log) from the last `X-Forwarded-For` entry; set it only behind a proxy that appends one",
         set: |s, name, raw| {
             s.trust_forwarded_for = parse_bool(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "METRICS_TOKEN",
+        default: "none (`/metrics` off)",
+        meaning: "bearer token a Prometheus scraper sends to `GET /metrics`, at least 16 bytes; unset, the endpoint does not exist",
+        set: |s, name, raw| {
+            if raw.len() < 16 {
+                return Err(invalid(name, "must be at least 16 bytes"));
+            }
+            s.metrics_token = Some(Secret::new(raw));
             Ok(())
         },
     },

@@ -140,6 +140,10 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let workers = state.settings.workers;
     let request_timeout = state.settings.request_timeout;
+    let request_metrics = crate::metrics::http_metrics().map_err(std::io::Error::other)?;
+    let metrics_registry = web::Data::new(crate::metrics::HttpRegistry(
+        request_metrics.registry.clone(),
+    ));
     let server = HttpServer::new(move || {
         App::new()
             .into_utoipa_app()
@@ -151,7 +155,9 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .app_data(query_config())
             .app_data(path_config())
             .app_data(served_spec.clone())
+            .app_data(metrics_registry.clone())
             .route(SPEC_PATH, web::get().to(crate::openapi::serve))
+            .route("/metrics", web::get().to(crate::metrics::serve))
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from(SPEC_PATH)))
             .default_service(web::to(no_route))
             .wrap_fn(move |mut req, service| {
@@ -171,6 +177,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
                 let context = request_context::context_for(&req, trust_forwarded_for);
                 request_context::respond(context, service.call(req))
             })
+            .wrap(request_metrics.clone())
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
             // The route pattern, never the query: query strings can carry invite tokens.
             .wrap(
@@ -204,6 +211,7 @@ async fn within_deadline(
     let Ok(response) = tokio::time::timeout(timeout, handled).await else {
         // The path only: a query string can carry an invite token.
         log::warn!("{request} did not finish within {} s", timeout.as_secs());
+        crate::metrics::DEADLINE_EXCEEDED.inc();
         let error = crate::error::ApiError::new(
             crate::error::ErrorCode::DeadlineExceeded,
             format!(

@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 
 PASSWORD = "correct horse battery"
+METRICS_TOKEN = "faults-check-metrics-token"
 PG_PORT = 18532
 APP_PORT = 18533
 REQUEST_TIMEOUT = 2
@@ -107,6 +108,26 @@ class Cluster:
                 pass
 
 
+def scrape_metrics():
+    """`GET /metrics` parsed: series (name with labels) -> value; fails on a malformed line."""
+    request = urllib.request.Request(f"http://127.0.0.1:{APP_PORT}/metrics")
+    request.add_header("Authorization", "Bearer " + METRICS_TOKEN)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if not response.headers["content-type"].startswith("text/plain"):
+            fail(f"/metrics content type {response.headers['content-type']}")
+        text = response.read().decode()
+    series = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        try:
+            series[name] = float(value)
+        except ValueError:
+            fail(f"/metrics: not a sample line: {line!r}")
+    return series
+
+
 def wait_ready(deadline=20):
     end = time.time() + deadline
     while time.time() < end:
@@ -125,7 +146,8 @@ def main(binary):
     try:
         env = dict(os.environ, PORT=str(APP_PORT), RUST_LOG="warn",
                    DATABASE_URL=f"postgres://postgres@127.0.0.1:{PG_PORT}/postgres",
-                   REQUEST_TIMEOUT=f"{REQUEST_TIMEOUT}s", DATABASE_MAX_CONNECTIONS="4")
+                   REQUEST_TIMEOUT=f"{REQUEST_TIMEOUT}s", DATABASE_MAX_CONNECTIONS="4",
+                   METRICS_TOKEN=METRICS_TOKEN)
         server = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL)
         wait_ready()
         status, _, body = call("POST", "/api/signup", {
@@ -166,6 +188,11 @@ def main(binary):
         if statuses != [200] * 12:
             fail(f"after a database restart: {statuses}")
         ok("restarted database: every request answered 200, none 500 or 503")
+
+        metrics = scrape_metrics()
+        if metrics.get("org_members_request_deadline_exceeded_total", 0) < 1:
+            fail(f"the frozen request is not counted: {sorted(metrics)[:20]}")
+        ok(f"/metrics parses ({len(metrics)} series) and counts the requests the freeze timed out")
     finally:
         if server:
             server.terminate()

@@ -87,19 +87,26 @@ async fn run_on<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     let (done, result) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
+        crate::metrics::HASH_QUEUE_DEPTH.dec();
         // Nobody waits for it any more: the effort would only delay the next one.
         if !done.is_closed() {
             let _ = done.send(work());
         }
     });
+    crate::metrics::HASH_QUEUE_DEPTH.inc();
     threads.try_send(job).map_err(|refused| match refused {
-        TrySendError::Full(_) => ApiError::RetryLater {
-            code: ErrorCode::ServerBusy,
-            detail: "Too many sign-ins are being checked at this moment; try again in a second."
-                .into(),
-            retry_after: Duration::from_secs(1),
-        },
+        TrySendError::Full(_) => {
+            crate::metrics::HASH_QUEUE_DEPTH.dec();
+            ApiError::RetryLater {
+                code: ErrorCode::ServerBusy,
+                detail:
+                    "Too many sign-ins are being checked at this moment; try again in a second."
+                        .into(),
+                retry_after: Duration::from_secs(1),
+            }
+        }
         TrySendError::Disconnected(_) => {
+            crate::metrics::HASH_QUEUE_DEPTH.dec();
             ApiError::Internal("password hashing threads stopped".into())
         }
     })?;

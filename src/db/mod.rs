@@ -25,6 +25,32 @@ pub use instance_settings::{
     DEFAULT_ORGANIZATION_KEY, JWT_SECRET_KEY, claim_instance_setting, instance_setting,
 };
 
+/// How many connections a pool has open, in use and idle, and at most.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolStatus {
+    pub in_use: i64,
+    pub idle: i64,
+    pub max: i64,
+}
+
+fn pool_status(connection: &DatabaseConnection) -> PoolStatus {
+    fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStatus {
+        let open = i64::from(pool.size());
+        let idle = i64::try_from(pool.num_idle()).unwrap_or(open);
+        PoolStatus {
+            in_use: open - idle,
+            idle,
+            max: i64::from(pool.options().get_max_connections()),
+        }
+    }
+    match connection.get_database_backend() {
+        DbBackend::Sqlite => of(connection.get_sqlite_connection_pool()),
+        DbBackend::Postgres => of(connection.get_postgres_connection_pool()),
+        DbBackend::MySql => of(connection.get_mysql_connection_pool()),
+        _ => PoolStatus::default(),
+    }
+}
+
 /// The database as services see it; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -107,6 +133,18 @@ impl Db {
             Some(file) => file.check_writable(&self.writes).await,
             None => Ok(()),
         }
+    }
+
+    /// The connections of the pool writes go through (on SQLite, its readers' too).
+    pub fn pool_status(&self) -> PoolStatus {
+        let mut status = pool_status(&self.writes);
+        if self.backend() == DbBackend::Sqlite {
+            let readers = pool_status(&self.reads);
+            status.in_use += readers.in_use;
+            status.idle += readers.idle;
+            status.max += readers.max;
+        }
+        status
     }
 
     pub fn backend(&self) -> DbBackend {

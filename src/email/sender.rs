@@ -319,6 +319,15 @@ impl EmailSender {
             Err(failure) => (DeliveryState::Queued, Some(failure.detail)),
         };
         let error: Option<String> = error.map(|detail| detail.chars().take(480).collect());
+        match &state {
+            DeliveryState::Sent => crate::metrics::EMAILS_SENT.inc(),
+            DeliveryState::Failed => crate::metrics::EMAIL_FAILURES
+                .with_label_values(&["gave_up"])
+                .inc(),
+            DeliveryState::Queued | DeliveryState::NotSent => crate::metrics::EMAIL_FAILURES
+                .with_label_values(&["will_retry"])
+                .inc(),
+        }
         match (&state, &error) {
             (DeliveryState::Sent, _) => {
                 log::info!("email {} sent (attempt {attempts})", message.id)

@@ -63,7 +63,9 @@ impl RateLimits {
     /// Only this address's failures count, so a stranger guessing elsewhere locks out no one.
     pub fn check_login(&self, email: &str) -> Result<(), ApiError> {
         match &self.failed_logins {
-            Some(failures) => failures.check(&login_key(email), Instant::now()),
+            Some(failures) => failures
+                .check(&login_key(email), Instant::now())
+                .inspect_err(|_| counted_refusal("failed_logins")),
             None => Ok(()),
         }
     }
@@ -86,7 +88,9 @@ impl RateLimits {
     pub fn check_address(&self, action: Limited) -> Result<(), ApiError> {
         match (&self.per_address, request_context::client_address()) {
             (Some(limiter), Some(address)) => {
-                check(limiter, format!("{}:{address}", action.name()))
+                check(limiter, format!("{}:{address}", action.name())).inspect_err(|_| {
+                    counted_refusal(action.name());
+                })
             }
             _ => Ok(()),
         }
@@ -95,7 +99,8 @@ impl RateLimits {
     /// Counts one `action` for an email address (normalized by the caller).
     pub fn check_email(&self, action: Limited, email: &str) -> Result<(), ApiError> {
         match &self.per_email {
-            Some(limiter) => check(limiter, format!("{}:{email}", action.name())),
+            Some(limiter) => check(limiter, format!("{}:{email}", action.name()))
+                .inspect_err(|_| counted_refusal(action.name())),
             None => Ok(()),
         }
     }
@@ -110,6 +115,12 @@ impl RateLimits {
             failures.forget_expired(Instant::now());
         }
     }
+}
+
+fn counted_refusal(limit: &str) {
+    crate::metrics::RATE_LIMITED
+        .with_label_values(&[limit])
+        .inc();
 }
 
 fn login_key(email: &str) -> String {

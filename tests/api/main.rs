@@ -12,6 +12,7 @@ mod invitations;
 mod jwt_attacks;
 mod log_capture;
 mod members;
+mod metrics;
 mod openapi;
 mod role_rules;
 mod safety;
