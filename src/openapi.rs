@@ -97,9 +97,133 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         .configure(crate::routes::configure)
         .split_for_parts();
     spec.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    // Paths exist only after the routes were collected, so this runs here, not as a modifier.
+    // Paths exist only after the routes were collected, so these run here, not as modifiers.
     utoipa::Modify::modify(&ProblemDefault, &mut spec);
+    settle_contract(&mut spec);
     spec
+}
+
+/// Each operation's one-line summary, by operationId; its doc comment becomes the description.
+/// The operationIds are part of the contract (README): a rename needs a deprecation first.
+const SUMMARIES: &[(&str, &str)] = &[
+    ("health", "Liveness"),
+    ("ready", "Readiness"),
+    ("version", "Name and version"),
+    ("signup", "Sign up"),
+    ("login", "Log in"),
+    ("whoami", "Who am I"),
+    ("refresh", "Refresh an access token"),
+    ("create_personal_token", "Create a personal access token"),
+    ("list_personal_tokens", "List personal access tokens"),
+    ("blacklist", "Revoke a token (sign out)"),
+    ("get_invite_link", "Get the invite link"),
+    ("reset_invite_link", "Reset the invite link"),
+    ("lookup_invite", "Look up an invite token"),
+    ("send_invites", "Invite by email"),
+    ("revoke_invite_by_email", "Revoke an invitation by address"),
+    ("accept_invitation", "Accept an invitation"),
+    ("list_invitations", "List invitations"),
+    ("get_invitation", "Get an invitation"),
+    ("resend_invitation", "Resend an invitation"),
+    ("revoke_invitation", "Revoke an invitation"),
+    ("list_organizations", "List my organizations"),
+    ("get_organization", "Get an organization"),
+    ("list_memberships", "List members"),
+    ("get_membership", "Get a member"),
+    ("update_membership", "Assign a role"),
+    ("delete_membership", "Remove a member"),
+    ("end_member_sessions", "End a member's sessions"),
+    ("transfer_ownership", "Transfer ownership"),
+    ("list_audit_log", "Read the audit log"),
+];
+
+/// Paths Label Studio's client and the README call with a trailing slash; every path answers
+/// with or without one, and the document names these as their callers write them, so a typed
+/// client (openapi-fetch) accepts the call.
+const TRAILING_SLASH_PATHS: &[&str] = &["/api/token", "/api/token/refresh", "/api/token/blacklist"];
+
+/// What makes the document a contract a generated client can rely on: a short summary per
+/// operation, `security: []` on public ones, a server, the paths as Label Studio's client writes
+/// them, and an error `code` that stays a string when codes are added.
+fn settle_contract(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    spec.servers = Some(vec![
+        utoipa::openapi::ServerBuilder::new()
+            .url("/")
+            .description(Some("This service, wherever it is served from"))
+            .build(),
+    ]);
+    for path in TRAILING_SLASH_PATHS {
+        if let Some(item) = spec.paths.paths.remove(*path) {
+            spec.paths.paths.insert(format!("{path}/"), item);
+        }
+    }
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let id = operation.operation_id.clone().unwrap_or_default();
+            if let Some((_, summary)) = SUMMARIES.iter().find(|(known, _)| *known == id) {
+                if operation.description.is_none() {
+                    operation.description = operation.summary.take();
+                }
+                operation.summary = Some((*summary).to_owned());
+            }
+            if operation.security.is_none() {
+                operation.security = Some(vec![SecurityRequirement::default()]);
+            }
+        }
+    }
+    open_error_codes(spec);
+}
+
+/// `ErrorCode` as an open string: a client generated from the document must not fail on a code
+/// added later. The known codes are listed in `x-known-values` and the description.
+fn open_error_codes(spec: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::extensions::ExtensionsBuilder;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    // The closed enum utoipa derived from `ErrorCode` names every code there is.
+    let Some(components) = spec.components.as_mut() else {
+        return;
+    };
+    let derived = components
+        .schemas
+        .get("ErrorCode")
+        .and_then(|schema| serde_json::to_value(schema).ok())
+        .unwrap_or_default();
+    let known: Vec<String> = derived["enum"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|code| code.as_str().map(str::to_owned))
+        .collect();
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(format!(
+            "A stable, machine-readable problem code: branch on it, never on the English text. \
+             New codes may be added in any release, so treat one you do not know as its HTTP \
+             status says; a code is never renamed or given another meaning. Known codes: {}.",
+            known
+                .iter()
+                .map(|code| format!("`{code}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .examples(["validation_failed"])
+        .extensions(Some(
+            ExtensionsBuilder::new()
+                .add("x-known-values", serde_json::json!(known))
+                .build(),
+        ))
+        .build();
+    components
+        .schemas
+        .insert("ErrorCode".to_owned(), schema.into());
 }
 
 /// The document as served at `/api/openapi.json`: serialized once at start-up. The document

@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 /// A signup. Without `token` on an empty instance it founds the first organization.
 #[derive(Debug, Deserialize, Serialize, Validate, ToSchema)]
+#[schema(example = json!({"email": "ann@example.org", "password": "correct horse battery", "first_name": "Ann", "last_name": "Lee", "token": "3q2-7wEjZ0cN1z1Yg3x1y6f0m8b9Yx3kqWcX4lV2s1M"}))]
 pub struct SignupRequest {
     #[serde(default)]
     #[validate(length(min = 1, code = "required", message = "email is required"))]
@@ -137,6 +138,7 @@ pub async fn signup(
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"email": "owner@example.org", "password": "correct horse battery"}))]
 pub struct LoginRequest {
     #[serde(default)]
     #[validate(length(min = 1, code = "required", message = "email is required"))]

@@ -27,7 +27,8 @@ impl KnownRoutes {
                 .into_iter()
                 .filter_map(|(method, present)| present.then_some(method))
                 .collect();
-                (ResourceDef::new(path.as_str()), methods)
+                // Requests are matched with their trailing slash trimmed; so are the paths.
+                (ResourceDef::new(path.trim_end_matches('/')), methods)
             })
             .collect();
         KnownRoutes(routes)

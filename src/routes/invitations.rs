@@ -85,6 +85,7 @@ impl InvitationBody {
 #[into_params(parameter_in = Query)]
 pub struct InvitationsQuery {
     /// `pending`, `accepted`, `revoked`, `expired` or `superseded`.
+    #[param(value_type = Option<InvitationStatus>)]
     pub status: Option<String>,
     /// Case-insensitive part of the address.
     pub email: Option<String>,

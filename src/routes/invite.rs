@@ -74,11 +74,21 @@ pub struct OrganizationRef {
     pub title: String,
 }
 
+/// Which kind of token a lookup found.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteKind {
+    /// The organization's shareable invite link: signup makes a pending (`NO`) member.
+    Link,
+    /// An email invitation: signup makes a member with its role.
+    Email,
+}
+
 /// What a signup page needs to know about a token before using it.
 #[derive(Serialize, ToSchema)]
 pub struct InviteLookup {
     /// `link` for the organization link, `email` for an email invitation.
-    pub kind: &'static str,
+    pub kind: InviteKind,
     pub organization: OrganizationRef,
     /// The invited address (email invitations only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,14 +125,14 @@ pub async fn lookup_invite(
     };
     let found = match invite_link::lookup(&state, token).await? {
         Lookup::Link(organization) => InviteLookup {
-            kind: "link",
+            kind: InviteKind::Link,
             organization: organization_ref(organization),
             email: None,
             role: None,
             expires_at: None,
         },
         Lookup::Email(organization, invitation) => InviteLookup {
-            kind: "email",
+            kind: InviteKind::Email,
             organization: organization_ref(organization),
             role: Some(stored_role(&invitation.role)?),
             expires_at: Some(utc(invitation.expires_at)),

@@ -30,6 +30,7 @@ pub enum Emails {
 
 /// A bulk invitation.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[schema(example = json!({"emails": ["ann@example.org", "bob@example.org"], "role": "AN", "expires_in_days": 7}))]
 pub struct SendInvitesRequest {
     /// `["a@x.org", "b@y.org"]` or `"a@x.org, b@y.org"` (commas, semicolons or new lines); at
     /// most `INVITE_MAX_ADDRESSES` (default 500).
@@ -84,13 +85,26 @@ impl SendInvitesRequest {
     }
 }
 
+/// What happened to one address of a bulk invitation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressStatus {
+    Invited,
+    /// A pending invitation of the address was replaced by this one.
+    Reinvited,
+    AlreadyMember,
+    InvalidEmail,
+    /// Listed earlier in the same request.
+    Duplicate,
+}
+
 /// What happened to one address.
 #[derive(Serialize, ToSchema)]
 pub struct AddressResultBody {
     pub email: String,
     /// `invited`, `reinvited` (a pending invitation was replaced), `already_member`,
     /// `invalid_email` or `duplicate` (listed earlier in the request).
-    pub status: &'static str,
+    pub status: AddressStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invitation_id: Option<i32>,
     /// Only with `send_email: false`: the link to deliver yourself.
@@ -104,22 +118,25 @@ pub struct AddressResultBody {
 pub struct SendInvitesResponse {
     pub results: Vec<AddressResultBody>,
     /// How many addresses ended in each status.
-    pub summary: BTreeMap<&'static str, usize>,
+    pub summary: BTreeMap<AddressStatus, usize>,
 }
 
 fn result_body(result: AddressResult) -> AddressResultBody {
     let (status, detail) = match result.outcome {
-        Outcome::Invited => ("invited", None),
+        Outcome::Invited => (AddressStatus::Invited, None),
         Outcome::Reinvited => (
-            "reinvited",
+            AddressStatus::Reinvited,
             Some("replaced the pending invitation of this address"),
         ),
         Outcome::AlreadyMember => (
-            "already_member",
+            AddressStatus::AlreadyMember,
             Some("already a member of the organization"),
         ),
-        Outcome::InvalidEmail => ("invalid_email", Some("not an email address")),
-        Outcome::Duplicate => ("duplicate", Some("listed earlier in this request")),
+        Outcome::InvalidEmail => (AddressStatus::InvalidEmail, Some("not an email address")),
+        Outcome::Duplicate => (
+            AddressStatus::Duplicate,
+            Some("listed earlier in this request"),
+        ),
     };
     AddressResultBody {
         email: result.email,

@@ -15,14 +15,46 @@ use crate::http::pagination::page_links;
 use crate::services::members::{self, MemberQuery, SortKey};
 use crate::state::AppState;
 
+/// How the members list is ordered; a leading `-` reverses.
+// Names the orders in the OpenAPI document only: `MembersQuery::parse` reads the query.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum MemberOrdering {
+    #[schema(rename = "id")]
+    Id,
+    #[schema(rename = "-id")]
+    IdDescending,
+    #[schema(rename = "created_at")]
+    CreatedAt,
+    #[schema(rename = "-created_at")]
+    CreatedAtDescending,
+    #[schema(rename = "email")]
+    Email,
+    #[schema(rename = "-email")]
+    EmailDescending,
+    #[schema(rename = "role")]
+    Role,
+    #[schema(rename = "-role")]
+    RoleDescending,
+    #[schema(rename = "last_activity")]
+    LastActivity,
+    #[schema(rename = "-last_activity")]
+    LastActivityDescending,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MembersQuery {
-    /// One role code or a comma-separated list; `NO` lists pending users.
+    /// One role code or a comma-separated list of them (`AD,MA`); `NO` lists pending users.
+    #[param(
+        pattern = r"^(OW|AD|MA|RE|AN|NO|DI)(,(OW|AD|MA|RE|AN|NO|DI))*$",
+        example = "AD,MA"
+    )]
     pub role: Option<String>,
     /// Case-insensitive match on email, first or last name.
     pub search: Option<String>,
     /// `id`, `created_at`, `email`, `role` or `last_activity`; prefix `-` to reverse. Default `id`.
+    #[param(value_type = Option<MemberOrdering>, inline)]
     pub ordering: Option<String>,
     /// Page number, from 1.
     #[param(minimum = 1)]
@@ -146,6 +178,7 @@ pub async fn get_membership(
 
 /// A role assignment.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"user_id": 42, "role": "AN"}))]
 pub struct RoleAssignment {
     #[schema(required = true, value_type = i32)]
     pub user_id: Option<i32>,

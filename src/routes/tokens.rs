@@ -46,9 +46,17 @@ pub struct RefreshRequest {
     pub refresh: String,
 }
 
+/// A new access token. `token_type` and `expires_in` are as at login, so a single-page app can
+/// schedule its next refresh without decoding the JWT.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"access": "eyJhbGciOiJIUzI1NiJ9...", "token_type": "Bearer", "expires_in": 900}))]
 pub struct AccessResponse {
+    /// Access JWT for `Authorization: Bearer`.
     pub access: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
 }
 
 /// Exchanges a refresh JWT for a new access JWT (what `label-studio-sdk` calls).
@@ -64,7 +72,11 @@ pub async fn refresh(
 ) -> Result<web::Json<AccessResponse>, ApiError> {
     validate(&*body)?;
     let access = tokens::refresh(&state, &body.refresh).await?;
-    Ok(web::Json(AccessResponse { access }))
+    Ok(web::Json(AccessResponse {
+        access,
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl.as_secs(),
+    }))
 }
 
 /// A personal access token, shown once.

@@ -147,7 +147,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             Method::POST,
-            "/api/token/refresh",
+            "/api/token/refresh/",
             Public,
             NoScope,
             RefreshToken,
@@ -161,7 +161,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             Method::POST,
-            "/api/token/blacklist",
+            "/api/token/blacklist/",
             Public,
             NoScope,
             RefreshToken,
@@ -193,7 +193,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             Method::GET,
-            "/api/token",
+            "/api/token/",
             Active,
             Token,
             Nothing,
@@ -202,7 +202,7 @@ fn rows() -> Vec<Row> {
         ),
         row(
             Method::POST,
-            "/api/token",
+            "/api/token/",
             Active,
             Token,
             Nothing,

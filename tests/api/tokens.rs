@@ -74,6 +74,11 @@ async fn a_personal_token_refreshes_until_it_is_blacklisted() {
         StatusCode::OK,
     )
     .await;
+    assert_eq!(refreshed["token_type"], "Bearer");
+    assert_eq!(
+        refreshed["expires_in"], 900,
+        "as at login: ACCESS_TOKEN_TTL"
+    );
     let access = refreshed["access"].as_str().expect("access");
     let me = app.whoami(access).await;
     assert_eq!(me["id"], owner.user_id);
@@ -163,12 +168,16 @@ async fn missing_or_forged_tokens_get_401_with_a_bearer_challenge() {
     } else {
         'A'
     });
-    assert_problem(
-        app.get("/api/invite", &forged).await,
-        StatusCode::UNAUTHORIZED,
-        "token_invalid",
-    )
-    .await;
+    let refused = app.get("/api/invite", &forged).await;
+    assert_eq!(
+        refused
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some(r#"Bearer error="invalid_token""#),
+        "RFC 6750: a presented token that is refused says so"
+    );
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "token_invalid").await;
     let other_app = spawn_app().await;
     assert_problem(
         other_app.get("/api/invite", &owner.access).await,
