@@ -146,7 +146,6 @@ const TRAILING_SLASH_PATHS: &[&str] = &["/api/token", "/api/token/refresh", "/ap
 /// operation, `security: []` on public ones, a server, the paths as Label Studio's client writes
 /// them, and an error `code` that stays a string when codes are added.
 fn settle_contract(spec: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::security::SecurityRequirement;
     spec.servers = Some(vec![
         utoipa::openapi::ServerBuilder::new()
             .url("/")
@@ -175,7 +174,7 @@ fn settle_contract(spec: &mut utoipa::openapi::OpenApi) {
                 operation.summary = Some((*summary).to_owned());
             }
             if operation.security.is_none() {
-                operation.security = Some(vec![SecurityRequirement::default()]);
+                operation.security = Some(Vec::new());
             }
         }
     }
