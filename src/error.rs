@@ -31,7 +31,6 @@ pub enum ErrorCode {
     MembershipRemoved,
     OrganizationNotFound,
     MemberNotFound,
-    InviteLinkInvalid,
     InviteTokenUnknown,
     SignupRequiresInvite,
     EmailTaken,
@@ -52,6 +51,7 @@ pub enum ErrorCode {
     IdempotencyKeyReused,
     IdempotencyKeyInUse,
     RateLimited,
+    OriginNotAllowed,
     EmailLimitReached,
     DatabaseUnavailable,
     DeadlineExceeded,
@@ -100,7 +100,6 @@ impl ErrorCode {
             ),
             OrganizationNotFound => (StatusCode::NOT_FOUND, "No such organization"),
             MemberNotFound => (StatusCode::NOT_FOUND, "No such member"),
-            InviteLinkInvalid => (StatusCode::FORBIDDEN, "The invite link is not valid"),
             InviteTokenUnknown => (StatusCode::NOT_FOUND, "No invitation has this token"),
             SignupRequiresInvite => (
                 StatusCode::FORBIDDEN,
@@ -151,6 +150,10 @@ impl ErrorCode {
                 "A request with this Idempotency-Key is in progress",
             ),
             RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+            OriginNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "This origin may not call the API from a browser",
+            ),
             EmailLimitReached => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many emails to this address or from this organization today",

@@ -158,6 +158,15 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .app_data(metrics_registry.clone())
             .route(SPEC_PATH, web::get().to(crate::openapi::serve))
             .route("/metrics", web::get().to(crate::metrics::serve))
+            // The docs UI lives under `/docs/`; its bare name is where people type it.
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::from(SPEC_PATH)))
             .default_service(web::to(no_route))
             .wrap_fn(move |mut req, service| {
@@ -179,6 +188,7 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             })
             .wrap(request_metrics.clone())
             .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+            .wrap_fn(|req, service| service.call(req).map_ok(cors_refusal_as_problem))
             // The route pattern, never the query: query strings can carry invite tokens.
             .wrap(
                 Logger::new("%{method}xi %{route}xo %s %b %Dms id=%{x-request-id}o")
@@ -231,6 +241,30 @@ async fn within_deadline(
         );
     };
     response
+}
+
+/// actix-cors answers a refused preflight in plain text; clients get a problem document like
+/// every other refusal.
+fn cors_refusal_as_problem<B: actix_web::body::MessageBody + 'static>(
+    response: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::dev::ServiceResponse {
+    let refusal = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<actix_cors::CorsError>())
+        .map(ToString::to_string);
+    let Some(refusal) = refusal else {
+        return response.map_into_boxed_body();
+    };
+    let problem = crate::error::ApiError::new(
+        crate::error::ErrorCode::OriginNotAllowed,
+        format!("{refusal}; allowed origins are set by CORS_ALLOWED_ORIGINS."),
+    );
+    let (request, _) = response.into_parts();
+    actix_web::dev::ServiceResponse::new(
+        request,
+        actix_web::ResponseError::error_response(&problem),
+    )
 }
 
 /// CORS for browser frontends on the allowed origins. A request from another origin simply gets

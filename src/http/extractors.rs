@@ -30,12 +30,25 @@ fn json_problem(error: JsonPayloadError) -> ApiError {
             "Send the body as application/json.",
         ),
         JsonPayloadError::Deserialize(error) if error.is_data() => {
-            ApiError::validation(vec![FieldError::new("", "invalid_type", error.to_string())])
+            ApiError::validation(vec![FieldError::new(
+                "",
+                "invalid_type",
+                "expected a JSON object",
+            )])
         }
-        JsonPayloadError::Deserialize(error) => {
-            ApiError::new(ErrorCode::MalformedJson, error.to_string())
-        }
-        other => ApiError::new(ErrorCode::MalformedJson, other.to_string()),
+        // serde's own words ("expected value at line 1 column 3") stay out of the answer.
+        JsonPayloadError::Deserialize(error) => ApiError::new(
+            ErrorCode::MalformedJson,
+            format!(
+                "The body is not valid JSON (line {}, column {}).",
+                error.line(),
+                error.column()
+            ),
+        ),
+        _ => ApiError::new(
+            ErrorCode::MalformedJson,
+            "The body could not be read as JSON.",
+        ),
     }
 }
 
@@ -113,8 +126,12 @@ pub fn query_config() -> web::QueryConfig {
 
 /// A path segment that is not an id names nothing: 404, like any unknown resource.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|error: PathError, _req: &HttpRequest| {
-        ApiError::new(ErrorCode::NotFound, format!("No such resource ({error}).")).into()
+    web::PathConfig::default().error_handler(|_: PathError, _req: &HttpRequest| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            "No such resource: ids are whole numbers.",
+        )
+        .into()
     })
 }
 

@@ -13,6 +13,7 @@ use crate::domain::{EmailAddress, Password};
 use crate::error::{ApiError, ErrorCode, FieldError, Problem};
 use crate::http::extractors::{field_errors, plain_text, validate};
 use crate::http::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::input::Json;
 use crate::http::rate_limit::Limited;
 use crate::services::accounts::{self, NewAccount};
 use crate::state::AppState;
@@ -106,7 +107,8 @@ pub struct SignupResponse {
 #[utoipa::path(tag = "accounts", request_body = SignupRequest, params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body within 24 hours replay the first response (with `Idempotent-Replayed: true`) and do nothing twice")), responses(
     (status = 201, description = "The account, its membership and tokens to use at once", body = SignupResponse),
     (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    (status = 403, description = "`invite_link_invalid`, `signup_requires_invite`, `invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`signup_requires_invite`, `invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "`invite_token_unknown`: no link or invitation has this token (a reset link, a typo)", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`email_taken`: sign in and `POST /api/invite/accept` instead; `idempotency_key_in_use`", body = Problem, content_type = "application/problem+json"),
     (status = 410, description = "`invitation_expired`, `invitation_revoked`, `invitation_used` or `invitation_superseded`", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "`idempotency_key_reused`: the key came with another request", body = Problem, content_type = "application/problem+json"),
@@ -116,7 +118,7 @@ pub struct SignupResponse {
 pub async fn signup(
     state: web::Data<AppState>,
     key: IdempotencyKey,
-    body: web::Json<SignupRequest>,
+    body: Json<SignupRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.rate_limits.check_address(Limited::Signup)?;
     let claim = match idempotency::begin(&state, key, None, "POST /api/signup", &*body).await? {
@@ -161,7 +163,7 @@ pub struct LoginRequest {
 #[post("/api/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     state.rate_limits.check_address(Limited::Login)?;
     validate(&*body)?;

@@ -10,6 +10,7 @@ use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::page::PageRequest;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::extractors::choice;
+use crate::http::input::Query;
 use crate::http::pagination::page_links;
 use crate::services::audit::{self, AuditQuery, AuditRecord};
 use crate::services::utc;
@@ -169,7 +170,7 @@ pub async fn list_audit_log(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i32>,
-    query: web::Query<AuditLogQuery>,
+    query: Query<AuditLogQuery>,
 ) -> Result<web::Json<AuditPageBody>, ApiError> {
     let query = query.parse()?;
     let (count, records) = audit::list(&state, &caller, id.into_inner(), &query).await?;

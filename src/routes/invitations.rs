@@ -14,6 +14,7 @@ use crate::entities::invitation;
 use crate::error::{ApiError, ErrorCode, Problem};
 use crate::http::extractors::{choice, search_term};
 use crate::http::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::input::Query;
 use crate::http::pagination::page_links;
 use crate::services::access::stored_role;
 use crate::services::invitations::{self, InvitationQuery};
@@ -121,7 +122,7 @@ pub async fn list_invitations(
     req: HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<InvitationsQuery>,
+    query: Query<InvitationsQuery>,
 ) -> Result<web::Json<InvitationPageBody>, ApiError> {
     let mut errors = Vec::new();
     let page = PageRequest::parse(query.page, query.page_size, &mut errors);
@@ -221,8 +222,9 @@ pub async fn resend_invitation(
     let request: ResendRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ResendRequest::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|error| ApiError::new(ErrorCode::MalformedJson, error.to_string()))?
+        let value = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::new(ErrorCode::MalformedJson, "The body is not valid JSON."))?;
+        crate::http::input::json_value(value)?
     };
     let mut errors = Vec::new();
     let days = super::invite_email::parse_expiry(request.expires_in_days, &mut errors);

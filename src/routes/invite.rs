@@ -10,6 +10,7 @@ use crate::auth::Caller;
 use crate::domain::Role;
 use crate::entities::organization;
 use crate::error::{ApiError, ErrorCode, Problem};
+use crate::http::input::Query;
 use crate::http::rate_limit::Limited;
 use crate::services::access::stored_role;
 use crate::services::invite_link::{self, Lookup};
@@ -111,7 +112,7 @@ pub struct InviteLookup {
 #[get("/api/invite/lookup")]
 pub async fn lookup_invite(
     state: web::Data<AppState>,
-    query: web::Query<LookupQuery>,
+    query: Query<LookupQuery>,
 ) -> Result<web::Json<InviteLookup>, ApiError> {
     let token = query
         .token

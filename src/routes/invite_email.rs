@@ -15,6 +15,7 @@ use crate::domain::{EmailAddress, Role};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::extractors::choice;
 use crate::http::idempotency::{self, Begun, IdempotencyKey};
+use crate::http::input::Json;
 use crate::http::rate_limit::Limited;
 use crate::services;
 use crate::services::invitations::{self, AddressResult, BulkInvite, DEFAULT_EXPIRY_DAYS, Outcome};
@@ -163,7 +164,7 @@ pub async fn send_invites(
     state: web::Data<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    body: web::Json<SendInvitesRequest>,
+    body: Json<SendInvitesRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let operation = "POST /api/invite/send-email";
     // Authorized before a stored response is replayed: a replay is no way around a role lost
@@ -217,7 +218,7 @@ pub struct RevokeByEmailRequest {
 pub async fn revoke_invite_by_email(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<RevokeByEmailRequest>,
+    body: Json<RevokeByEmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = body
         .email
@@ -264,7 +265,7 @@ pub struct AcceptResponse {
 pub async fn accept_invitation(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<AcceptRequest>,
+    body: Json<AcceptRequest>,
 ) -> Result<web::Json<AcceptResponse>, ApiError> {
     let token = body
         .token

@@ -11,6 +11,7 @@ use crate::domain::Role;
 use crate::domain::page::PageRequest;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::http::extractors::{choice, search_term};
+use crate::http::input::{Json, Query};
 use crate::http::pagination::page_links;
 use crate::services::members::{self, MemberQuery, SortKey};
 use crate::state::AppState;
@@ -139,7 +140,7 @@ pub async fn list_memberships(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i32>,
-    query: web::Query<MembersQuery>,
+    query: Query<MembersQuery>,
 ) -> Result<web::Json<MemberPageBody>, ApiError> {
     let query = query.parse()?;
     let page = members::list(&state, &caller, id.into_inner(), &query).await?;
@@ -228,7 +229,7 @@ pub async fn update_membership(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i32>,
-    body: web::Json<RoleAssignment>,
+    body: Json<RoleAssignment>,
 ) -> Result<web::Json<MemberBody>, ApiError> {
     let (user_id, role) = body.parse()?;
     let member = members::assign_role(&state, &caller, id.into_inner(), user_id, role).await?;
@@ -299,7 +300,7 @@ pub async fn transfer_ownership(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<i32>,
-    body: web::Json<TransferRequest>,
+    body: Json<TransferRequest>,
 ) -> Result<web::Json<MemberBody>, ApiError> {
     let member =
         members::transfer_ownership(&state, &caller, id.into_inner(), body.user_id).await?;

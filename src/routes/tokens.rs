@@ -9,6 +9,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::http::extractors::validate;
+use crate::http::input::Json;
 use crate::services::tokens::{self, TokenPair};
 use crate::services::utc;
 use crate::state::AppState;
@@ -68,7 +69,7 @@ pub struct AccessResponse {
 #[post("/api/token/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<web::Json<AccessResponse>, ApiError> {
     validate(&*body)?;
     let access = tokens::refresh(&state, &body.refresh).await?;
@@ -148,7 +149,7 @@ pub async fn list_personal_tokens(
 #[post("/api/token/blacklist")]
 pub async fn blacklist(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     validate(&*body)?;
     tokens::revoke(&state, &body.refresh).await?;

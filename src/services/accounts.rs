@@ -127,6 +127,15 @@ pub async fn signup(
     Ok(joined)
 }
 
+/// The same answer lookup and accept give a token nobody issued or a link that was reset, so a
+/// signup page can switch on one code.
+fn unknown_token() -> ApiError {
+    ApiError::new(
+        ErrorCode::InviteTokenUnknown,
+        "No invite link or invitation has this token; the link may have been reset.",
+    )
+}
+
 async fn destination(
     txn: &DatabaseTransaction,
     state: &AppState,
@@ -134,10 +143,7 @@ async fn destination(
 ) -> Result<Destination, ApiError> {
     if let Some(token) = account.token.as_deref() {
         if !is_plausible(token) {
-            return Err(ApiError::new(
-                ErrorCode::InviteLinkInvalid,
-                "This invite link is not valid.",
-            ));
+            return Err(unknown_token());
         }
         let link = organization::Entity::find()
             .filter(organization::Column::InviteToken.eq(token))
@@ -147,10 +153,7 @@ async fn destination(
             return Ok(Destination::Join(organization, "invite_link"));
         }
         let Some(invitation) = invitations::find_by_token(txn, token).await? else {
-            return Err(ApiError::new(
-                ErrorCode::InviteLinkInvalid,
-                "This invite link is not valid; it may have been reset.",
-            ));
+            return Err(unknown_token());
         };
         let role = match invitations::ensure_acceptable(txn, &invitation, &account.email).await {
             Ok(role) => role,

@@ -165,3 +165,91 @@ async fn cors_is_off_by_default_and_answers_allowed_origins_when_configured() {
         .expect("sent");
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+/// Each body, query and path error names its field by pointer, in plain words: never serde's or
+/// actix's text, which a program cannot switch on and a person cannot read.
+#[tokio::test]
+async fn input_errors_point_at_their_field_in_plain_words() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let wrong_type = app
+        .post(
+            "/api/invite/send-email",
+            Some(&owner.access),
+            json!({"emails": ["a@example.org"], "role": "AN", "expires_in_days": "2"}),
+        )
+        .await;
+    let problem = assert_problem(wrong_type, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(
+        problem["errors"],
+        json!([{"pointer": "/expires_in_days", "code": "invalid_type", "detail": "expected a whole number"}])
+    );
+    let missing = app
+        .post("/api/token/refresh/", None, json!({"refresh": 5}))
+        .await;
+    let problem = assert_problem(missing, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/refresh");
+
+    let query = app
+        .get(
+            &format!("/api/organizations/{org}/memberships?page=two"),
+            &owner.access,
+        )
+        .await;
+    let problem = assert_problem(query, StatusCode::BAD_REQUEST, "invalid_query").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/query/page");
+    assert_eq!(problem["errors"][0]["detail"], "expected a whole number");
+
+    let path = app
+        .get("/api/organizations/abc/memberships", &owner.access)
+        .await;
+    let problem = assert_problem(path, StatusCode::NOT_FOUND, "not_found").await;
+    let malformed = app
+        .client
+        .post(app.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .expect("sent");
+    let malformed = assert_problem(malformed, StatusCode::BAD_REQUEST, "malformed_json").await;
+    for text in [problem.to_string(), malformed.to_string()] {
+        for internal in [
+            "deserialize",
+            "invalid type",
+            "at line",
+            "expected value",
+            "i32",
+        ] {
+            assert!(!text.contains(internal), "{internal:?} in {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_preflight_is_a_problem_and_docs_redirects_to_the_ui() {
+    let app =
+        spawn_app_with(|s| s.cors_allowed_origins = vec!["https://app.example.org".into()]).await;
+    let refused = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/invite"))
+        .header("Origin", "https://evil.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(refused, StatusCode::FORBIDDEN, "origin_not_allowed").await;
+
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let docs = no_redirects
+        .get(app.url("/docs"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(docs.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(docs.headers()["location"], "/docs/");
+}

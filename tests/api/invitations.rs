@@ -291,7 +291,7 @@ async fn resend_kills_the_old_link_and_sends_a_new_one() {
             json!({"email": "re@example.org", "password": PASSWORD, "token": old}),
         )
         .await;
-    assert_problem(refused, StatusCode::FORBIDDEN, "invite_link_invalid").await;
+    assert_problem(refused, StatusCode::NOT_FOUND, "invite_token_unknown").await;
     app.signup(json!({"email": "re@example.org", "password": PASSWORD, "token": new}))
         .await;
     let again = app

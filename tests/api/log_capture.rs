@@ -142,7 +142,7 @@ async fn no_secret_or_address_reaches_the_log() {
             json!({"email": "late@example.org", "password": PASSWORD, "token": link}),
         )
         .await;
-    assert_eq!(stale.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stale.status(), StatusCode::NOT_FOUND);
     let revoked = app
         .post(
             "/api/token/blacklist",

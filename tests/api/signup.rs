@@ -82,7 +82,7 @@ async fn reset_link_makes_the_old_token_fail_on_signup() {
             json!({"email": "late@example.org", "password": PASSWORD, "token": old}),
         )
         .await;
-    assert_problem(refused, StatusCode::FORBIDDEN, "invite_link_invalid").await;
+    assert_problem(refused, StatusCode::NOT_FOUND, "invite_token_unknown").await;
     let joined = app
         .signup(json!({"email": "late@example.org", "password": PASSWORD, "token": new}))
         .await;
@@ -108,7 +108,7 @@ async fn a_reset_on_one_instance_kills_the_old_link_on_another() {
             json!({"email": "x@example.org", "password": PASSWORD, "token": old}),
         )
         .await;
-    assert_problem(refused, StatusCode::FORBIDDEN, "invite_link_invalid").await;
+    assert_problem(refused, StatusCode::NOT_FOUND, "invite_token_unknown").await;
 }
 
 #[tokio::test]
@@ -242,7 +242,7 @@ async fn a_reset_racing_signups_never_admits_the_old_token_afterwards() {
             json!({"email": "after@example.org", "password": PASSWORD, "token": old}),
         )
         .await;
-    assert_problem(after, StatusCode::FORBIDDEN, "invite_link_invalid").await;
+    assert_problem(after, StatusCode::NOT_FOUND, "invite_token_unknown").await;
 }
 
 #[tokio::test]

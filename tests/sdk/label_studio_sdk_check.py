@@ -55,7 +55,7 @@ def main(base):
         raise AssertionError("the old link still works after reset")
     except urllib.error.HTTPError as error:
         problem = json.loads(error.read())
-        assert error.code == 403 and problem["code"] == "invite_link_invalid", problem
+        assert error.code == 404 and problem["code"] == "invite_token_unknown", problem
 
     everyone = list(ls.organizations.members.list(org_id))
     assert len(everyone) == 26, len(everyone)
