@@ -86,8 +86,9 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             invitations,
         } => {
             let state = crate::startup::prepare_state(setting_up()?).await?;
-            let seeded =
-                crate::seed::organization(&state, &owner, &password, members, invitations).await?;
+            let seeded = crate::seed::organization(&state, &owner, &password, members, invitations)
+                .await
+                .map_err(in_words)?;
             println!("{} {}", seeded.organization_id, seeded.owner_email);
             Ok(())
         }
@@ -97,6 +98,15 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             password,
             organization,
         } => bootstrap(email, password, organization).await,
+    }
+}
+
+/// A service refusal as the sentence it carries ("An account with this email already exists"),
+/// without the code a program would switch on.
+fn in_words(error: crate::error::ApiError) -> Box<dyn std::error::Error> {
+    match error {
+        crate::error::ApiError::Problem { detail, .. } => detail.into(),
+        other => Box::new(other),
     }
 }
 
@@ -121,8 +131,9 @@ async fn bootstrap(
         return Err("--organization must be 1 to 200 characters".into());
     }
     let state = crate::startup::prepare_state(setting_up()?).await?;
-    let (organization, user) =
-        crate::services::accounts::bootstrap(&state, email, password, title).await?;
+    let (organization, user) = crate::services::accounts::bootstrap(&state, email, password, title)
+        .await
+        .map_err(in_words)?;
     println!(
         "created organization {} ({:?}) with Owner user {}",
         organization.id, organization.title, user.id

@@ -16,7 +16,12 @@ async fn main() -> ExitCode {
     match org_members::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("org-members: {error}");
+            // The service's own start-up refusals are sentences already; sea-orm's wrapper
+            // would prefix them with "Custom Error:".
+            match error.downcast_ref::<sea_orm::DbErr>() {
+                Some(sea_orm::DbErr::Custom(message)) => eprintln!("org-members: {message}"),
+                _ => eprintln!("org-members: {error}"),
+            }
             ExitCode::FAILURE
         }
     }

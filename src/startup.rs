@@ -41,7 +41,10 @@ impl Application {
     /// (port 0 picks a free port, as tests do).
     pub async fn build(settings: Settings) -> Result<Application, Box<dyn std::error::Error>> {
         let state = prepare_state(settings).await?;
-        let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))?;
+        let (host, port) = (state.settings.host.as_str(), state.settings.port);
+        let listener = TcpListener::bind((host, port)).map_err(|error| {
+            format!("cannot listen on {host}:{port} (set by HOST and PORT): {error}")
+        })?;
         let port = listener.local_addr()?.port();
         let server = server(listener, state.clone())?;
         let background = db::connect_background(&state.settings, &state.db).await?;

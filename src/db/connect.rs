@@ -56,6 +56,7 @@ pub async fn connect(settings: &Settings) -> Result<Db, DbErr> {
         return connect_sqlite(settings).await;
     }
     let options = network_pool(settings, settings.database_max_connections);
+    check_reachable(&settings.database_url).await?;
     // Not lazy: connecting opens one connection, which checks the URL and credentials, and an
     // unreachable database fails the start at once with a line naming the variable.
     let pool = match tokio::time::timeout(STARTUP_TIMEOUT, Database::connect(options)).await {
@@ -77,6 +78,46 @@ pub async fn connect(settings: &Settings) -> Result<Db, DbErr> {
         writes: pool,
         sqlite_file: None,
     })
+}
+
+/// Says plainly why a database server cannot be reached, before the driver's retries blur a
+/// refused connection into a timeout: nothing listening, a name that does not resolve, or no
+/// answer at all.
+async fn check_reachable(database_url: &str) -> Result<(), DbErr> {
+    let Ok(url) = url::Url::parse(database_url) else {
+        return Ok(());
+    };
+    let (Some(host), Some(port)) = (
+        url.host_str(),
+        url.port_or_known_default().or(match url.scheme() {
+            "postgres" | "postgresql" => Some(5432),
+            "mysql" | "mariadb" => Some(3306),
+            _ => None,
+        }),
+    ) else {
+        return Ok(());
+    };
+    let refusal = |reason: String| {
+        DbErr::Custom(format!(
+            "cannot reach the database server at {host}:{port}, which DATABASE_URL names: {reason}"
+        ))
+    };
+    match tokio::time::timeout(
+        STARTUP_TIMEOUT,
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => Err(refusal(
+            "connection refused (is the server running?)".into(),
+        )),
+        Ok(Err(error)) => Err(refusal(error.to_string())),
+        Err(_) => Err(refusal(format!(
+            "no answer within {} s",
+            STARTUP_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// The database for work outside requests (the email sender, housekeeping). Each HTTP worker runs
@@ -104,9 +145,23 @@ async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
     let path = sqlite_file::path_of(&settings.database_url);
     let create = settings.create_missing_database;
     if let Some(path) = &path {
-        if create {
-            create_parent_dir(path);
-        } else if !path.exists() {
+        let folder = path
+            .parent()
+            .filter(|folder| !folder.as_os_str().is_empty());
+        if settings.database_url == Settings::default().database_url {
+            // The default path's folder is the service's own; a typed path's is the operator's,
+            // where a missing folder is more likely a typo than a wish.
+            if let Some(folder) = folder {
+                create_folder(folder);
+            }
+        } else if let Some(folder) = folder.filter(|folder| !folder.is_dir()) {
+            return Err(DbErr::Custom(format!(
+                "the folder {} does not exist (DATABASE_URL names {}); create it first",
+                folder.display(),
+                path.display()
+            )));
+        }
+        if !create && !path.exists() {
             return Err(DbErr::Custom(format!(
                 "no database at {}, which DATABASE_URL names: if this is a first start, create it \
                  with `org-members migrate`; if a database was expected there, restore it \
@@ -141,7 +196,14 @@ async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
         })
         .connect_with(options.clone().create_if_missing(create))
         .await
-        .map_err(sqlx_error)?;
+        .map_err(|error| {
+            DbErr::Custom(format!(
+                "cannot open the SQLite file {}, which DATABASE_URL names: {error}",
+                path.as_deref()
+                    .unwrap_or(std::path::Path::new(":memory:"))
+                    .display()
+            ))
+        })?;
     // Opened as reads need them, after the writer has created the file and migrated it.
     let readers = SqlitePoolOptions::new()
         .max_connections(settings.database_max_connections)
@@ -159,10 +221,6 @@ async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
     // A read-only file would otherwise start, pass readiness, and fail every write.
     db.check_writable().await?;
     Ok(db)
-}
-
-fn sqlx_error(error: sea_orm::sqlx::Error) -> DbErr {
-    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(error.into()))
 }
 
 /// The settings PostgreSQL and MariaDB pools share: connections open as needed and none is kept
@@ -217,12 +275,9 @@ fn network_pool(settings: &Settings, max_connections: u32) -> ConnectOptions {
     options
 }
 
-fn create_parent_dir(path: &std::path::Path) {
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-        && let Err(error) = std::fs::create_dir_all(parent)
-    {
-        log::warn!("could not create {}: {error}", parent.display());
+fn create_folder(folder: &std::path::Path) {
+    if let Err(error) = std::fs::create_dir_all(folder) {
+        log::warn!("could not create {}: {error}", folder.display());
     }
 }
 

@@ -18,4 +18,5 @@ mod role_rules;
 mod safety;
 mod signup;
 mod sqlite_file;
+mod startup_messages;
 mod tokens;
