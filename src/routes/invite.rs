@@ -87,6 +87,7 @@ pub enum InviteKind {
 
 /// What a signup page needs to know about a token before using it.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"kind": "email", "organization": {"id": 1, "title": "Acme"}, "email": "ann@example.org", "role": "AN", "expires_at": "2026-12-13T09:30:00Z"}))]
 pub struct InviteLookup {
     /// `link` for the organization link, `email` for an email invitation.
     pub kind: InviteKind,

@@ -116,6 +116,7 @@ pub struct AddressResultBody {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"results": [{"email": "ann@example.org", "status": "invited", "invitation_id": 7}, {"email": "bob@example.org", "status": "already_member", "detail": "already a member of the organization"}], "summary": {"invited": 1, "already_member": 1}}))]
 pub struct SendInvitesResponse {
     pub results: Vec<AddressResultBody>,
     /// How many addresses ended in each status.

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 /// Tokens handed out at login.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"access": "eyJhbGciOiJIUzI1NiJ9...", "refresh": "eyJhbGciOiJIUzI1NiJ9...", "token_type": "Bearer", "expires_in": 900}))]
 pub struct TokenResponse {
     /// Access JWT for `Authorization: Bearer`.
     pub access: String,

@@ -60,3 +60,34 @@ async fn the_spec_is_served_as_openapi_3_1_and_the_docs_work_offline() {
         "the docs UI loads the served document: {script}"
     );
 }
+
+/// What generated clients rely on: a one-line summary and a description per operation, an explicit
+/// `security` on each (empty for public ones), a server, and an error code that stays open.
+#[test]
+fn every_operation_reads_well_in_a_generated_client() {
+    let spec = serde_json::to_value(org_members::openapi::spec()).expect("spec as JSON");
+    assert!(spec["servers"][0]["url"].is_string());
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operations") {
+            let label = format!("{method} {path}");
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            assert!(
+                (1..=40).contains(&summary.len()) && !summary.ends_with('.'),
+                "{label}: summary {summary:?} (add it to openapi::SUMMARIES)"
+            );
+            assert!(operation["description"].is_string(), "{label}: description");
+            assert!(operation["security"].is_array(), "{label}: security");
+        }
+    }
+    let code = &spec["components"]["schemas"]["ErrorCode"];
+    assert_eq!(code["type"], "string");
+    assert!(
+        code.get("enum").is_none(),
+        "an added code must not break clients"
+    );
+    assert!(
+        code["x-known-values"]
+            .as_array()
+            .is_some_and(|codes| codes.len() > 30)
+    );
+}
