@@ -1,6 +1,8 @@
-"""A discarding SMTP server on loopback: python3 smtp_sink.py PORT COUNT_FILE [RECIPIENTS_FILE].
+"""A discarding SMTP server on loopback:
+python3 smtp_sink.py PORT COUNT_FILE [RECIPIENTS_FILE [MESSAGES_DIR]].
 Writes how many messages it received to COUNT_FILE (the benchmark reads progress there) and, when
-given, appends each message's recipients to RECIPIENTS_FILE (the scale-out check counts them)."""
+given, appends each message's recipients to RECIPIENTS_FILE (the scale-out check counts them) and
+keeps each message as MESSAGES_DIR/<n>.eml (the browser check follows the links in them)."""
 import asyncore
 import os
 import smtpd
@@ -11,6 +13,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 port = int(sys.argv[1])
 count_file = sys.argv[2]
 recipients_file = sys.argv[3] if len(sys.argv) > 3 else None
+messages_dir = sys.argv[4] if len(sys.argv) > 4 else None
 
 
 class Sink(smtpd.SMTPServer):
@@ -25,6 +28,11 @@ class Sink(smtpd.SMTPServer):
         if recipients_file:
             with open(recipients_file, "a") as out:
                 out.write("".join(to + "\n" for to in rcpttos))
+        if messages_dir:
+            path = os.path.join(messages_dir, f"{Sink.received}.eml")
+            with open(path + ".tmp", "wb") as out:
+                out.write(data if isinstance(data, bytes) else data.encode())
+            os.replace(path + ".tmp", path)
 
 
 Sink(("127.0.0.1", port), None)

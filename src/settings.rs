@@ -90,6 +90,8 @@ pub struct Settings {
     /// `TRUST_FORWARDED_FOR`: take the client address from the last `X-Forwarded-For` entry, the
     /// one the proxy in front appended (only behind such a proxy; anyone can send the header).
     pub trust_forwarded_for: bool,
+    /// `SERVE_PAGES`: the signup, sign-in and Organization pages (off for API-only deployments).
+    pub serve_pages: bool,
     /// `METRICS_TOKEN`: the bearer token a Prometheus scraper sends to `GET /metrics`; without
     /// one the endpoint does not exist.
     pub metrics_token: Option<Secret>,
@@ -133,6 +135,7 @@ impl Default for Settings {
             cors_allowed_origins: Vec::new(),
             trust_forwarded_for: false,
             metrics_token: None,
+            serve_pages: true,
             rate_limit_per_address: 60,
             rate_limit_per_email: 10,
         }
@@ -457,6 +460,15 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "take the client address (rate limits, audit log) from the last `X-Forwarded-For` entry; set it only behind a proxy that appends one",
         set: |s, name, raw| {
             s.trust_forwarded_for = parse_bool(name, raw)?;
+            Ok(())
+        },
+    },
+    Variable {
+        name: "SERVE_PAGES",
+        default: "`true`",
+        meaning: "serve the pages (`/user/signup/`, `/user/login/`, `/organization/`); `false` for an API-only deployment",
+        set: |s, name, raw| {
+            s.serve_pages = parse_bool(name, raw)?;
             Ok(())
         },
     },

@@ -143,6 +143,8 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
     let trust_forwarded_for = state.settings.trust_forwarded_for;
     let workers = state.settings.workers;
     let request_timeout = state.settings.request_timeout;
+    let serve_pages = state.settings.serve_pages;
+    let signup_closed = state.settings.disable_signup_without_link;
     let request_metrics = crate::metrics::http_metrics().map_err(std::io::Error::other)?;
     let metrics_registry = web::Data::new(crate::metrics::HttpRegistry(
         request_metrics.registry.clone(),
@@ -159,6 +161,11 @@ fn server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<
             .app_data(path_config())
             .app_data(served_spec.clone())
             .app_data(metrics_registry.clone())
+            .configure(|config| {
+                if serve_pages {
+                    crate::routes::ui::configure(config, signup_closed);
+                }
+            })
             .route(SPEC_PATH, web::get().to(crate::openapi::serve))
             .route("/metrics", web::get().to(crate::metrics::serve))
             // The docs UI lives under `/docs/`; its bare name is where people type it.

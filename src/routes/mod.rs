@@ -12,6 +12,7 @@ pub mod memberships;
 pub mod organizations;
 pub mod representations;
 pub mod tokens;
+pub mod ui;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 

@@ -14,6 +14,7 @@ mod log_capture;
 mod members;
 mod metrics;
 mod openapi;
+mod pages;
 mod role_rules;
 mod safety;
 mod signup;
