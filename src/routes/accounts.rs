@@ -69,8 +69,15 @@ impl SignupRequest {
                 "not an email address",
             ));
         }
+        let missing_password = self.password.is_empty();
         let password = Password::parse(self.password);
-        if password.is_none() {
+        if missing_password {
+            errors.push(FieldError::new(
+                "/password",
+                "required",
+                "password is required",
+            ));
+        } else if password.is_none() {
             errors.push(FieldError::new(
                 "/password",
                 "invalid_length",

@@ -221,17 +221,18 @@ pub async fn revoke_invite_by_email(
     caller: Caller,
     body: Json<RevokeByEmailRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = body
+    let given = body
         .email
         .as_deref()
-        .and_then(EmailAddress::parse)
-        .ok_or_else(|| {
-            ApiError::validation(vec![FieldError::new(
-                "/email",
-                "invalid_email",
-                "give the invited address",
-            )])
-        })?;
+        .filter(|email| !email.trim().is_empty());
+    let email = given.and_then(EmailAddress::parse).ok_or_else(|| {
+        let (code, detail) = match given {
+            None => ("required", "give the invited address"),
+            Some(_) => ("invalid_email", "not an email address"),
+        };
+        ApiError::validation(vec![FieldError::new("/email", code, detail)])
+    });
+    let email = email?;
     invitations::revoke_by_email(&state, &caller, &email).await?;
     Ok(HttpResponse::NoContent().finish())
 }

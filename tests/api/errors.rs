@@ -191,6 +191,22 @@ async fn input_errors_point_at_their_field_in_plain_words() {
     let problem = assert_problem(missing, StatusCode::BAD_REQUEST, "validation_failed").await;
     assert_eq!(problem["errors"][0]["pointer"], "/refresh");
 
+    // A field left out is `required`, whatever rule it would otherwise break.
+    for (path, token, pointer) in [
+        ("/api/signup", None, "/password"),
+        ("/api/invite/revoke", Some(owner.access.as_str()), "/email"),
+    ] {
+        let empty = app.post(path, token, json!({})).await;
+        let problem = assert_problem(empty, StatusCode::BAD_REQUEST, "validation_failed").await;
+        let errors = problem["errors"].as_array().cloned().unwrap_or_default();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e["pointer"] == pointer && e["code"] == "required"),
+            "{path}: {problem}"
+        );
+    }
+
     let query = app
         .get(
             &format!("/api/organizations/{org}/memberships?page=two"),
