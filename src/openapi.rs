@@ -128,6 +128,7 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("revoke_invitation", "Revoke an invitation"),
     ("list_organizations", "List my organizations"),
     ("get_organization", "Get an organization"),
+    ("update_organization", "Rename an organization"),
     ("list_memberships", "List members"),
     ("get_membership", "Get a member"),
     ("update_membership", "Assign a role"),

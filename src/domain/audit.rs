@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 pub enum AuditAction {
     #[serde(rename = "organization.created")]
     OrganizationCreated,
+    #[serde(rename = "organization.renamed")]
+    OrganizationRenamed,
     #[serde(rename = "organization.ownership_transferred")]
     OwnershipTransferred,
     #[serde(rename = "invite_link.reset")]
@@ -39,8 +41,9 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::OrganizationCreated,
+        AuditAction::OrganizationRenamed,
         AuditAction::OwnershipTransferred,
         AuditAction::InviteLinkReset,
         AuditAction::InvitationCreated,
@@ -60,6 +63,7 @@ impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::OrganizationCreated => "organization.created",
+            AuditAction::OrganizationRenamed => "organization.renamed",
             AuditAction::OwnershipTransferred => "organization.ownership_transferred",
             AuditAction::InviteLinkReset => "invite_link.reset",
             AuditAction::InvitationCreated => "invitation.created",

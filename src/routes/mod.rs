@@ -41,6 +41,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(invitations::revoke_invitation)
         .service(organizations::list_organizations)
         .service(organizations::get_organization)
+        .service(organizations::update_organization)
         .service(memberships::list_memberships)
         .service(memberships::get_membership)
         .service(memberships::update_membership)

@@ -3,8 +3,15 @@
 use sea_orm::JoinType;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait};
 
-use super::access::{OrganizationRef, acting_now, active_in_token_organization};
+use sea_orm::ActiveModelTrait;
+use sea_orm::ActiveValue::Set;
+use serde_json::json;
+
+use super::access::{OrganizationRef, acting_in, acting_now, active_in_token_organization};
+use super::audit::{self, AuditEntry};
 use crate::auth::Caller;
+use crate::domain::Role;
+use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::entities::{membership, organization};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -46,4 +53,50 @@ pub async fn get(
         .one(state.db.read())
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::OrganizationNotFound, "No such organization."))
+}
+
+/// Renames an organization the caller manages (Owner, Administrator); audited with the old and
+/// the new title.
+pub async fn rename(
+    state: &AppState,
+    caller: &Caller,
+    organization_id: i32,
+    title: String,
+) -> Result<organization::Model, ApiError> {
+    let caller_id = caller.user.id;
+    let renamed = state
+        .db
+        .transaction(async move |txn| {
+            acting_in(
+                txn,
+                caller,
+                organization_id,
+                OrganizationRef::Path,
+                Role::manages_members,
+            )
+            .await?;
+            let current = organization::Entity::find_by_id(organization_id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::OrganizationNotFound, "No such organization.")
+                })?;
+            let before = current.title.clone();
+            let mut row: organization::ActiveModel = current.into();
+            row.title = Set(title);
+            let renamed = row.update(txn).await?;
+            let entry = AuditEntry::new(
+                organization_id,
+                AuditAction::OrganizationRenamed,
+                Some(caller.user.id),
+                AuditTarget::Organization(organization_id),
+            )
+            .before(json!({ "title": before }))
+            .after(json!({ "title": renamed.title }));
+            audit::record(txn, [entry]).await?;
+            Ok::<_, ApiError>(renamed)
+        })
+        .await?;
+    log::info!("user {caller_id} renamed organization {organization_id}");
+    Ok(renamed)
 }

@@ -234,6 +234,20 @@ fn rows() -> Vec<Row> {
             |f| (format!("/api/organizations/{}", f.org), None),
         ),
         row(
+            Method::PATCH,
+            "/api/organizations/{id}",
+            Managers,
+            Path,
+            Nothing,
+            ok,
+            |f| {
+                (
+                    format!("/api/organizations/{}", f.org),
+                    Some(json!({"title": "A"})),
+                )
+            },
+        ),
+        row(
             Method::GET,
             "/api/organizations/{id}/memberships",
             Readers,

@@ -751,3 +751,46 @@ async fn a_caller_whose_row_another_tool_wrote_is_still_served() {
     assert_eq!(me["date_joined"], "2026-12-01T01:02:03Z");
     assert_eq!(me["organization_membership"]["role"], "OW");
 }
+
+/// Owners and Administrators rename the organization; the audit log keeps both titles.
+#[tokio::test]
+async fn an_administrator_renames_the_organization_and_the_log_keeps_both_titles() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    let org = owner.organization_id;
+    let admin = app
+        .member_with_role(&owner, "admin@example.org", "AD")
+        .await;
+    let path = format!("/api/organizations/{org}");
+    let renamed = json_body(
+        app.patch(&path, &admin.access, json!({"title": "  Acme Research "}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(renamed["title"], "Acme Research");
+    for bad in [
+        json!({"title": ""}),
+        json!({"title": "Pat\u{202e}"}),
+        json!({}),
+    ] {
+        let refused = app.patch(&path, &owner.access, bad.clone()).await;
+        assert_problem(refused, StatusCode::BAD_REQUEST, "validation_failed").await;
+    }
+    let annotator = app.member_with_role(&owner, "ann@example.org", "AN").await;
+    let refused = app
+        .patch(&path, &annotator.access, json!({"title": "Mine"}))
+        .await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "permission_denied").await;
+    let log = json_body(
+        app.get(
+            &format!("{path}/audit-log?action=organization.renamed"),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(log["results"][0]["before"]["title"], "Acme");
+    assert_eq!(log["results"][0]["after"]["title"], "Acme Research");
+}
