@@ -239,7 +239,7 @@ pub async fn revoke_invite_by_email(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AcceptRequest {
-    /// The token from the invitation link.
+    /// The token of an email invitation, or of an organization's invite link.
     #[schema(required = true, value_type = String, min_length = 1)]
     pub token: Option<String>,
 }
@@ -252,9 +252,12 @@ pub struct AcceptResponse {
     pub refresh: String,
 }
 
-/// An existing account accepts an email invitation sent to its address.
+/// An existing account, signed in, accepts an email invitation sent to its address (joining with
+/// its role) or joins an organization through its invite link (pending, `NO`, until an Owner or
+/// Administrator assigns a role). What a signed-up person does instead of `POST /api/signup`,
+/// which answers 409 `email_taken` for an existing address.
 #[utoipa::path(tag = "invitations", security(("bearer" = [])), request_body = AcceptRequest, responses(
-    (status = 200, description = "The membership the invitation gave, and tokens acting in that organization", body = AcceptResponse),
+    (status = 200, description = "The membership the invitation or link gave, and tokens acting in that organization", body = AcceptResponse),
     (status = 400, description = "Missing token", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
     (status = 403, description = "`invitation_email_mismatch` or `invitation_inviter_not_allowed`", body = Problem, content_type = "application/problem+json"),

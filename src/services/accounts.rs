@@ -290,7 +290,8 @@ async fn insert_user<C: ConnectionTrait>(
         if is_unique_violation(&error) {
             ApiError::new(
                 ErrorCode::EmailTaken,
-                "An account with this email already exists; sign in instead.",
+                "An account with this email already exists: sign in, then accept the invitation \
+                 or join through the link with POST /api/invite/accept.",
             )
         } else {
             error.into()

@@ -407,6 +407,85 @@ async fn an_existing_account_accepts_while_signed_in() {
     assert_problem(twice, StatusCode::GONE, "invitation_used").await;
 }
 
+/// An existing account joins another organization through its invite link: pending there, as a
+/// new signup through the link would be, while it keeps acting where it was.
+#[tokio::test]
+async fn an_existing_account_joins_through_a_link_and_waits_as_pending() {
+    let app = spawn_app().await;
+    let owner = app.owner().await;
+    app.bootstrap("elsewhere@example.org", "Elsewhere").await;
+    let elsewhere = app.login("elsewhere@example.org").await;
+    let link = app.invite_token(&owner).await;
+    let signup = app
+        .post(
+            "/api/signup",
+            None,
+            json!({"email": "elsewhere@example.org", "password": PASSWORD, "token": link}),
+        )
+        .await;
+    let problem = assert_problem(signup, StatusCode::CONFLICT, "email_taken").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/api/invite/accept")
+    );
+
+    let joined = json_body(
+        app.post(
+            "/api/invite/accept",
+            Some(&elsewhere.access),
+            json!({"token": link}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(joined["organization_membership"]["role"], "NO");
+    let pending = json_body(
+        app.get(
+            &format!(
+                "/api/organizations/{}/memberships?role=NO",
+                owner.organization_id
+            ),
+            &owner.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        pending["results"][0]["user"]["email"],
+        "elsewhere@example.org"
+    );
+    // Still the Owner of Elsewhere, acting there with the old token.
+    json_body(
+        app.get("/api/invite", &elsewhere.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let twice = app
+        .post(
+            "/api/invite/accept",
+            Some(&elsewhere.access),
+            json!({"token": link}),
+        )
+        .await;
+    assert_problem(twice, StatusCode::CONFLICT, "already_member").await;
+    let reset = app
+        .post("/api/invite/reset-token", Some(&owner.access), json!({}))
+        .await;
+    assert_eq!(reset.status(), StatusCode::OK);
+    let stale = app
+        .post(
+            "/api/invite/accept",
+            Some(&elsewhere.access),
+            json!({"token": link}),
+        )
+        .await;
+    assert_problem(stale, StatusCode::NOT_FOUND, "invite_token_unknown").await;
+}
+
 #[tokio::test]
 async fn an_invitation_dies_with_its_inviters_right_to_grant_the_role() {
     let app = spawn_app().await;

@@ -77,7 +77,7 @@ fn start_up_refusals_name_the_problem_and_the_setting() {
     let message = run(&bootstrap, &[("DATABASE_URL", &database)]);
     assert_eq!(
         message,
-        "org-members: An account with this email already exists; sign in instead."
+        "org-members: An account with this email already exists: sign in, then accept the invitation or join through the link with POST /api/invite/accept."
     );
     drop(taken);
 }

@@ -10,7 +10,7 @@ use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::token::token_hash;
 use crate::domain::{EmailAddress, Role};
-use crate::entities::{invitation, membership, user};
+use crate::entities::{invitation, membership, organization, user};
 use crate::error::{ApiError, ErrorCode};
 use crate::services::access::{live_membership, stored_role};
 use crate::services::audit::{self, AuditEntry};
@@ -126,19 +126,19 @@ pub struct Accepted {
     pub tokens: crate::services::tokens::TokenPair,
 }
 
-/// An existing account accepts an invitation sent to its address.
+/// An existing account accepts an invitation sent to its address, or joins an organization
+/// through its invite link (pending, as a new signup through the link would).
 pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Accepted, ApiError> {
     let caller_id = caller.user.id;
     let token = token.to_owned();
     let accepted = state
         .db
         .transaction(async move |txn| {
-            let invitation = find_by_token(txn, &token).await?.ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InviteTokenUnknown,
-                    "No invitation has this token.",
-                )
-            })?;
+            let Some(invitation) = find_by_token(txn, &token).await? else {
+                return join_by_link(txn, state, caller, &token)
+                    .await
+                    .map(|joined| joined.map(|accepted| (accepted, None, Role::NotActivated)));
+            };
             let email = EmailAddress::parse(&caller.user.email)
                 .ok_or_else(|| ApiError::Internal("stored email does not parse".into()))?;
             let role = match ensure_acceptable(txn, &invitation, &email).await {
@@ -203,16 +203,96 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
             )
             .await?;
             let accepted = Accepted { membership, tokens };
-            Ok::<_, ApiError>(Ok((accepted, invitation, role)))
+            Ok::<_, ApiError>(Ok((accepted, Some(invitation), role)))
         })
         .await??;
-    let (accepted, invitation, role) = accepted;
+    // A link join has no invitation, and logged itself.
+    let (accepted, Some(invitation), role) = accepted else {
+        return Ok(accepted.0);
+    };
     log::info!(
         "user {caller_id} accepted invitation {} into organization {} as {role}",
         invitation.id,
         invitation.organization_id
     );
     Ok(accepted)
+}
+
+/// Inside `accept`'s transaction: the caller joins the organization whose invite link `token` is,
+/// as pending (`NO`). A removed member comes back pending; a live member is told so.
+async fn join_by_link(
+    txn: &DatabaseTransaction,
+    state: &AppState,
+    caller: &Caller,
+    token: &str,
+) -> Result<Result<Accepted, ApiError>, ApiError> {
+    let organization = organization::Entity::find()
+        .filter(organization::Column::InviteToken.eq(token))
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InviteTokenUnknown,
+                "No invite link or invitation has this token; the link may have been reset.",
+            )
+        })?;
+    let role = Role::NotActivated;
+    let existing = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization.id))
+        .filter(membership::Column::UserId.eq(caller.user.id))
+        .one(txn)
+        .await?;
+    let former_role = existing.as_ref().map(|m| m.role.clone());
+    let membership = match existing {
+        Some(live) if live.deleted_at.is_none() => {
+            return Ok(Err(ApiError::new(
+                ErrorCode::AlreadyMember,
+                "You are already a member of this organization.",
+            )));
+        }
+        Some(removed) => {
+            let mut row: membership::ActiveModel = removed.into();
+            row.role = Set(role.code().to_owned());
+            row.invited_by = Set(None);
+            row.deleted_at = Set(None);
+            row.updated_at = Set(now());
+            let restored = row.update(txn).await?;
+            member_counts::shift(txn, organization.id, None, Some(role)).await?;
+            restored
+        }
+        None => {
+            crate::services::accounts::insert_membership(
+                txn,
+                organization.id,
+                caller.user.id,
+                role,
+                None,
+            )
+            .await?
+        }
+    };
+    let joined = AuditEntry::new(
+        organization.id,
+        AuditAction::MemberJoined,
+        Some(caller.user.id),
+        AuditTarget::User(caller.user.id),
+    )
+    .after(json!({ "role": role.code(), "via": "invite_link" }));
+    let joined = match &former_role {
+        Some(former) => joined.before(json!({ "role": former, "removed": true })),
+        None => joined,
+    };
+    audit::record(txn, [joined]).await?;
+    // The person keeps acting where they were; the tokens returned act in the new organization.
+    let tokens =
+        crate::services::tokens::issue_pair(txn, state, caller.user.id, organization.id, role)
+            .await?;
+    log::info!(
+        "user {} joined organization {} through its invite link, pending",
+        caller.user.id,
+        organization.id
+    );
+    Ok(Ok(Accepted { membership, tokens }))
 }
 
 /// The entries of an accepted invitation: the invitation used, and the member it made (or, with
