@@ -112,6 +112,11 @@ const SUMMARIES: &[(&str, &str)] = &[
     ("signup", "Sign up"),
     ("login", "Log in"),
     ("whoami", "Who am I"),
+    ("current_user", "Get the current user"),
+    (
+        "update_current_user",
+        "Edit the profile or switch organization",
+    ),
     ("refresh", "Refresh an access token"),
     ("create_personal_token", "Create a personal access token"),
     ("list_personal_tokens", "List personal access tokens"),

@@ -1,14 +1,17 @@
 //! The authenticated caller, extracted from `Authorization: Bearer <access JWT>`.
 //!
-//! The token says who is calling and in which organization; the user row is read on every request
-//! so a deleted account stops at once. Roles are read by the services, never taken from the token.
+//! The token says who is calling; the user row, read on every request (so a deleted account stops
+//! at once), says in which organization: the person's active one, which `PATCH /api/current-user`
+//! switches for every token they hold, personal ones included, as in Label Studio. The token's
+//! own organization counts only for an account that never had an active one. Roles are read by
+//! the services, never taken from the token.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{Condition, EntityTrait, JoinType, QuerySelect, RelationTrait};
 
 use super::TokenType;
@@ -20,7 +23,7 @@ use crate::state::AppState;
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub user: user::Model,
-    /// The organization the token acts in.
+    /// The organization the caller acts in: their active one.
     pub organization_id: i32,
     /// The live membership in that organization, read with the user in the same query; `None`
     /// once removed. Read-only requests use it; transactions read the membership again.
@@ -57,8 +60,8 @@ impl FromRequest for Caller {
                 ));
             }
             Ok(Caller {
+                organization_id: user.active_organization_id.unwrap_or(claims.org),
                 user,
-                organization_id: claims.org,
                 membership,
                 organization,
             })
@@ -73,21 +76,26 @@ type CallerRow = (
     Option<organization::Model>,
 );
 
-/// The user, their live membership in `organization_id` and the organization, in one query (LEFT
-/// JOINs whose condition names the organization, so a user without one still comes back).
+/// The user, their live membership in their active organization (`token_organization` for an
+/// account without one) and that organization, in one query (LEFT JOINs whose condition names
+/// the organization, so a user without one still comes back).
 async fn user_with_membership(
     state: &AppState,
     user_id: i32,
-    organization_id: i32,
+    token_organization: i32,
 ) -> Result<Option<CallerRow>, ApiError> {
     let in_organization =
         user::Relation::Membership
             .def()
-            .on_condition(move |_users, memberships| {
+            .on_condition(move |users, memberships| {
+                let acting = Func::coalesce([
+                    Expr::col((users, user::Column::ActiveOrganizationId)),
+                    Expr::val(token_organization),
+                ]);
                 Condition::all()
                     .add(
                         Expr::col((memberships.clone(), membership::Column::OrganizationId))
-                            .eq(organization_id),
+                            .eq(acting),
                     )
                     .add(Expr::col((memberships, membership::Column::DeletedAt)).is_null())
             });

@@ -1,7 +1,7 @@
 //! `POST /api/signup`, `POST /api/auth/login`, `GET /api/current-user/whoami`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -220,5 +220,83 @@ pub async fn whoami(caller: Caller) -> Result<web::Json<WhoAmI>, ApiError> {
             .as_ref()
             .map(MembershipSummary::of)
             .transpose()?,
+    }))
+}
+
+/// The signed-in person, as Label Studio's `GET /api/current-user` shows them.
+#[derive(Serialize, ToSchema)]
+pub struct CurrentUser {
+    #[serde(flatten)]
+    pub user: UserBody,
+    /// The organization the person acts in, with every token they hold.
+    pub active_organization: i32,
+}
+
+/// What a person may change about themselves; fields left out stay as they are.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"first_name": "Ann", "active_organization": 2}))]
+pub struct CurrentUserUpdate {
+    #[validate(
+        length(max = 150, code = "too_long", message = "at most 150 characters"),
+        custom(function = "plain_text")
+    )]
+    #[schema(max_length = 150)]
+    pub first_name: Option<String>,
+    #[validate(
+        length(max = 150, code = "too_long", message = "at most 150 characters"),
+        custom(function = "plain_text")
+    )]
+    #[schema(max_length = 150)]
+    pub last_name: Option<String>,
+    /// Switches the organization the person acts in, on their very next request and for every
+    /// token they hold (personal ones included, as in Label Studio); kept for their next login.
+    /// Needs a live membership there.
+    pub active_organization: Option<i32>,
+}
+
+/// The signed-in person (label-studio-sdk's `users.get_current_user`); anyone signed in,
+/// pending and deactivated people included.
+#[utoipa::path(tag = "accounts", security(("bearer" = [])), responses(
+    (status = 200, description = "The signed-in person and the organization they act in", body = CurrentUser),
+    (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/api/current-user")]
+pub async fn current_user(caller: Caller) -> web::Json<CurrentUser> {
+    web::Json(CurrentUser {
+        user: UserBody::from(&caller.user),
+        active_organization: caller.organization_id,
+    })
+}
+
+/// Edits the person's name, or switches the organization they act in
+/// (label-studio-sdk's `users.update_current_user`).
+#[utoipa::path(tag = "accounts", security(("bearer" = [])), request_body = CurrentUserUpdate, responses(
+    (status = 200, description = "The person as they are now", body = CurrentUser),
+    (status = 400, description = "`validation_failed`: a name that is not plain text or too long, or an organization the person is not a member of (`/active_organization`)", body = Problem, content_type = "application/problem+json"),
+    (status = 401, description = "Missing, invalid or expired token", body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/api/current-user")]
+pub async fn update_current_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CurrentUserUpdate>,
+) -> Result<web::Json<CurrentUser>, ApiError> {
+    validate(&*body)?;
+    let change = body.into_inner();
+    let user = accounts::update_profile(
+        &state,
+        &caller,
+        accounts::ProfileChange {
+            first_name: change.first_name.map(|name| name.trim().to_owned()),
+            last_name: change.last_name.map(|name| name.trim().to_owned()),
+            active_organization: change.active_organization,
+        },
+    )
+    .await?;
+    Ok(web::Json(CurrentUser {
+        user: UserBody::from(&user),
+        active_organization: user
+            .active_organization_id
+            .unwrap_or(caller.organization_id),
     }))
 }

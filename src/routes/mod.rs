@@ -25,6 +25,8 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(accounts::signup)
         .service(accounts::login)
         .service(accounts::whoami)
+        .service(accounts::current_user)
+        .service(accounts::update_current_user)
         .service(tokens::refresh)
         .service(tokens::create_personal_token)
         .service(tokens::list_personal_tokens)

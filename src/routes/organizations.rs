@@ -13,11 +13,17 @@ use crate::http::input::Json;
 use crate::services::{organizations, utc};
 use crate::state::AppState;
 
+/// One of the caller's organizations, for an organization switcher.
 #[derive(Serialize, ToSchema)]
 pub struct OrganizationSummary {
     pub id: i32,
     pub title: String,
     pub created_at: DateTime<Utc>,
+    /// The caller's role there (`NO`: pending).
+    #[schema(value_type = crate::domain::Role)]
+    pub role: String,
+    /// Whether the caller acts in it now (`PATCH /api/current-user` switches).
+    pub active: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -44,10 +50,12 @@ pub async fn list_organizations(
     Ok(web::Json(
         found
             .into_iter()
-            .map(|organization| OrganizationSummary {
+            .map(|(organization, role)| OrganizationSummary {
+                active: organization.id == caller.organization_id,
                 id: organization.id,
                 title: organization.title,
                 created_at: utc(organization.created_at),
+                role,
             })
             .collect(),
     ))

@@ -16,13 +16,14 @@ use super::invitations;
 use super::members::counts as member_counts;
 use super::tokens::{TokenPair, issue_pair};
 use super::{is_unique_violation, now};
+use crate::auth::Caller;
 use crate::auth::password;
 use crate::db::{DEFAULT_ORGANIZATION_KEY, claim_instance_setting, instance_setting};
 use crate::domain::audit::{AuditAction, AuditTarget};
 use crate::domain::token::{is_plausible, random_url_token};
 use crate::domain::{EmailAddress, Password, Role, folded_name};
 use crate::entities::{invitation, membership, organization, user};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::idempotency::Claim;
 use crate::state::AppState;
 
@@ -347,6 +348,10 @@ pub async fn login(state: &AppState, email: &str, password: String) -> Result<To
     let (organization_id, role) = login_organization(state.db.read(), &user).await?;
     let mut active: user::ActiveModel = user.clone().into();
     active.last_activity = Set(Some(now()));
+    // Where the login lands is where the person acts, every token of theirs included.
+    if organization_id != 0 && user.active_organization_id != Some(organization_id) {
+        active.active_organization_id = Set(Some(organization_id));
+    }
     // The only moment the password is at hand: a hash made with older parameters is replaced.
     if password::needs_rehash(&user.password_hash) {
         active.password_hash = Set(password::hash(password).await?);
@@ -431,4 +436,56 @@ pub async fn bootstrap(
             Ok((organization, user))
         })
         .await
+}
+
+/// What `PATCH /api/current-user` may change; `None` leaves a field as it is.
+pub struct ProfileChange {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub active_organization: Option<i32>,
+}
+
+/// Changes the caller's names (and the folded name the search reads) and the organization they
+/// act in, which must be one they have a live membership in.
+pub async fn update_profile(
+    state: &AppState,
+    caller: &Caller,
+    change: ProfileChange,
+) -> Result<user::Model, ApiError> {
+    let user_id = caller.user.id;
+    let updated = state
+        .db
+        .transaction(async move |txn| {
+            let current = user::Entity::find_by_id(user_id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::TokenInvalid, "The account no longer exists.")
+                })?;
+            let mut row: user::ActiveModel = current.clone().into();
+            if let Some(organization_id) = change.active_organization {
+                if crate::services::access::live_membership(txn, organization_id, user_id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(ApiError::validation(vec![FieldError::new(
+                        "/active_organization",
+                        "not_a_member",
+                        "not an organization you are a member of",
+                    )]));
+                }
+                row.active_organization_id = Set(Some(organization_id));
+            }
+            let first_name = change.first_name.unwrap_or(current.first_name.clone());
+            let last_name = change.last_name.unwrap_or(current.last_name.clone());
+            row.name_folded = Set(crate::domain::folded_name(&first_name, &last_name));
+            row.first_name = Set(first_name);
+            row.last_name = Set(last_name);
+            Ok::<_, ApiError>(row.update(txn).await?)
+        })
+        .await?;
+    if let Some(organization_id) = change.active_organization {
+        log::info!("user {user_id} now acts in organization {organization_id}");
+    }
+    Ok(updated)
 }

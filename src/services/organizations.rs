@@ -21,9 +21,9 @@ use crate::state::AppState;
 pub async fn list_mine(
     state: &AppState,
     caller: &Caller,
-) -> Result<Vec<organization::Model>, ApiError> {
+) -> Result<Vec<(organization::Model, String)>, ApiError> {
     active_in_token_organization(caller)?;
-    Ok(organization::Entity::find()
+    let found = organization::Entity::find()
         .join(
             JoinType::InnerJoin,
             organization::Relation::Membership.def(),
@@ -31,8 +31,13 @@ pub async fn list_mine(
         .filter(membership::Column::UserId.eq(caller.user.id))
         .filter(membership::Column::DeletedAt.is_null())
         .order_by_asc(organization::Column::Id)
+        .select_also(membership::Entity)
         .all(state.db.read())
-        .await?)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(organization, membership)| Some((organization, membership?.role)))
+        .collect())
 }
 
 /// One organization the caller is an active member of.

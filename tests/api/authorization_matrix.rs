@@ -184,6 +184,29 @@ fn rows() -> Vec<Row> {
         ),
         row(
             Method::GET,
+            "/api/current-user",
+            Authenticated,
+            NoScope,
+            Nothing,
+            ok,
+            |_| ("/api/current-user".into(), None),
+        ),
+        row(
+            Method::PATCH,
+            "/api/current-user",
+            Authenticated,
+            NoScope,
+            Nothing,
+            ok,
+            |_| {
+                (
+                    "/api/current-user".into(),
+                    Some(json!({"first_name": "Sam"})),
+                )
+            },
+        ),
+        row(
+            Method::GET,
             "/api/organizations",
             Active,
             Token,

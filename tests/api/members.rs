@@ -794,3 +794,107 @@ async fn an_administrator_renames_the_organization_and_the_log_keeps_both_titles
     assert_eq!(log["results"][0]["before"]["title"], "Acme");
     assert_eq!(log["results"][0]["after"]["title"], "Acme Research");
 }
+
+/// One person in two organizations switches back and forth with the same token, acts in each,
+/// and the choice holds at the next login; nobody switches into an organization they are not in.
+#[tokio::test]
+async fn a_person_in_two_organizations_switches_with_the_same_token() {
+    let app = spawn_app().await;
+    let acme = app.owner().await;
+    let other = app.bootstrap("owner@other.example", "Other").await;
+    let other_owner = app.login("owner@other.example").await;
+    let invited = app
+        .post(
+            "/api/invite/send-email",
+            Some(&other_owner.access),
+            json!({"emails": ["owner@example.org"], "role": "AD", "send_email": false}),
+        )
+        .await;
+    let invited = json_body(invited, StatusCode::OK).await;
+    let link = invited["results"][0]["invite_url"].as_str().expect("url");
+    let token = crate::helpers::token_in(link);
+    json_body(
+        app.post(
+            "/api/invite/accept",
+            Some(&acme.access),
+            json!({"token": token}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    // Accepting moved the Owner of Acme to Other; the same token now acts there.
+    let me = json_body(
+        app.get("/api/current-user", &acme.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(me["active_organization"], other);
+    let switch = |organization: Value| {
+        app.patch(
+            "/api/current-user",
+            &acme.access,
+            json!({"active_organization": organization}),
+        )
+    };
+    json_body(switch(json!(acme.organization_id)).await, StatusCode::OK).await;
+    let link = json_body(app.get("/api/invite", &acme.access).await, StatusCode::OK).await;
+    let acme_link = link["token"].clone();
+    json_body(switch(json!(other)).await, StatusCode::OK).await;
+    let link = json_body(app.get("/api/invite", &acme.access).await, StatusCode::OK).await;
+    assert_ne!(link["token"], acme_link, "acting in Other now");
+    json_body(switch(json!(acme.organization_id)).await, StatusCode::OK).await;
+    let again = app.login("owner@example.org").await;
+    assert_eq!(
+        again.organization_id, acme.organization_id,
+        "kept for the next login"
+    );
+    let mine = json_body(
+        app.get("/api/organizations", &acme.access).await,
+        StatusCode::OK,
+    )
+    .await;
+    let listed: Vec<(Value, Value, Value)> = mine
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|o| (o["id"].clone(), o["role"].clone(), o["active"].clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (json!(acme.organization_id), json!("OW"), json!(true)),
+            (json!(other), json!("AD"), json!(false)),
+        ]
+    );
+
+    let nowhere = app.bootstrap("owner@third.example", "Third").await;
+    let refused = switch(json!(nowhere)).await;
+    let problem = assert_problem(refused, StatusCode::BAD_REQUEST, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["pointer"], "/active_organization");
+
+    let renamed = json_body(
+        app.patch(
+            "/api/current-user",
+            &acme.access,
+            json!({"first_name": "Émile", "last_name": "Zola"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(renamed["first_name"], "Émile");
+    let found = json_body(
+        app.get(
+            &format!(
+                "/api/organizations/{}/memberships?search=%C3%89MILE",
+                acme.organization_id
+            ),
+            &acme.access,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["count"], 1, "the search reads the new name");
+}
