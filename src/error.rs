@@ -44,6 +44,7 @@ pub enum ErrorCode {
     InvitationEmailMismatch,
     InvitationInviterNotAllowed,
     InvitationNotPending,
+    PasswordResetInvalid,
     RoleNotAssignable,
     OwnRoleChange,
     OwnerProtected,
@@ -131,6 +132,10 @@ impl ErrorCode {
                 "The person who invited you may no longer grant this role",
             ),
             InvitationNotPending => (StatusCode::CONFLICT, "The invitation is no longer pending"),
+            PasswordResetInvalid => (
+                StatusCode::BAD_REQUEST,
+                "The password reset link is unknown, used or expired",
+            ),
             RoleNotAssignable => (StatusCode::FORBIDDEN, "This role cannot be assigned"),
             OwnRoleChange => (StatusCode::FORBIDDEN, "Nobody changes their own role"),
             OwnerProtected => (

@@ -118,6 +118,12 @@ const SUMMARIES: &[(&str, &str)] = &[
         "Edit the profile or switch organization",
     ),
     ("refresh", "Refresh an access token"),
+    ("change_password", "Change my password"),
+    ("request_password_reset", "Ask for a password reset link"),
+    (
+        "confirm_password_reset",
+        "Set a new password from a reset link",
+    ),
     ("create_personal_token", "Create a personal access token"),
     ("list_personal_tokens", "List personal access tokens"),
     ("blacklist", "Revoke a token (sign out)"),

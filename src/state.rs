@@ -24,4 +24,10 @@ impl AppState {
         let base = self.settings.public_url.as_deref().unwrap_or("");
         format!("{base}/user/signup/?token={token}")
     }
+
+    /// The link of a password reset email.
+    pub fn password_reset_url(&self, token: &str) -> String {
+        let base = self.settings.public_url.as_deref().unwrap_or("");
+        format!("{base}/user/password-reset/?token={token}")
+    }
 }

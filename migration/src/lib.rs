@@ -13,6 +13,7 @@ mod m20261128_000004_member_search;
 mod m20261201_000001_user_search_vocab;
 mod m20261206_000001_folded_names;
 mod m20261206_000002_sessions_ended;
+mod m20261206_000003_password_resets;
 
 /// Every migration of the service, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_user_search_vocab::Migration),
             Box::new(m20261206_000001_folded_names::Migration),
             Box::new(m20261206_000002_sessions_ended::Migration),
+            Box::new(m20261206_000003_password_resets::Migration),
         ]
     }
 }

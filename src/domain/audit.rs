@@ -38,10 +38,14 @@ pub enum AuditAction {
     MemberRemoved,
     #[serde(rename = "member.sessions_ended")]
     MemberSessionsEnded,
+    #[serde(rename = "account.password_changed")]
+    PasswordChanged,
+    #[serde(rename = "account.password_reset")]
+    PasswordReset,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::OrganizationCreated,
         AuditAction::OrganizationRenamed,
         AuditAction::OwnershipTransferred,
@@ -58,6 +62,8 @@ impl AuditAction {
         AuditAction::MemberRoleChanged,
         AuditAction::MemberRemoved,
         AuditAction::MemberSessionsEnded,
+        AuditAction::PasswordChanged,
+        AuditAction::PasswordReset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +84,8 @@ impl AuditAction {
             AuditAction::MemberRoleChanged => "member.role_changed",
             AuditAction::MemberRemoved => "member.removed",
             AuditAction::MemberSessionsEnded => "member.sessions_ended",
+            AuditAction::PasswordChanged => "account.password_changed",
+            AuditAction::PasswordReset => "account.password_reset",
         }
     }
 

@@ -1,4 +1,4 @@
-//! The invitation email, as plain text and HTML.
+//! The emails the service sends, invitations and password resets, as plain text and HTML.
 
 use chrono::{DateTime, Utc};
 
@@ -47,6 +47,28 @@ pub fn invitation(email: &InvitationEmail<'_>) -> Rendered {
     );
     Rendered {
         subject: subject.chars().take(250).collect(),
+        text,
+        html,
+    }
+}
+
+/// The email with a password reset link, valid for an hour.
+pub fn password_reset(link: &str) -> Rendered {
+    let text = format!(
+        "Hello,\n\nSomeone asked to reset the password of the account with this address.\n\n\
+         Choose a new password here (the link works once, for one hour):\n{link}\n\n\
+         If it was not you, ignore this email: your password stays as it is.\n"
+    );
+    let html = format!(
+        "<!DOCTYPE html>\n<html><body>\n<p>Hello,</p>\n\
+         <p>Someone asked to reset the password of the account with this address.</p>\n\
+         <p><a href=\"{link}\">Choose a new password</a> (the link works once, for one hour).</p>\n\
+         <p>If it was not you, ignore this email: your password stays as it is.</p>\n\
+         </body></html>\n",
+        link = escape_html(link),
+    );
+    Rendered {
+        subject: "Reset your password".to_owned(),
         text,
         html,
     }

@@ -11,5 +11,6 @@ pub mod issued_token;
 pub mod member_count;
 pub mod membership;
 pub mod organization;
+pub mod password_reset;
 pub mod timestamp;
 pub mod user;

@@ -25,6 +25,8 @@ pub enum Limited {
     Signup,
     Lookup,
     Accept,
+    /// Password changes and resets, requested and confirmed.
+    Password,
 }
 
 impl Limited {
@@ -34,6 +36,7 @@ impl Limited {
             Limited::Signup => "signup",
             Limited::Lookup => "lookup",
             Limited::Accept => "accept",
+            Limited::Password => "password",
         }
     }
 }

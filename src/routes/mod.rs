@@ -10,6 +10,7 @@ pub mod invite;
 pub mod invite_email;
 pub mod memberships;
 pub mod organizations;
+pub mod passwords;
 pub mod representations;
 pub mod tokens;
 pub mod ui;
@@ -27,6 +28,9 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(accounts::whoami)
         .service(accounts::current_user)
         .service(accounts::update_current_user)
+        .service(passwords::change_password)
+        .service(passwords::request_password_reset)
+        .service(passwords::confirm_password_reset)
         .service(tokens::refresh)
         .service(tokens::create_personal_token)
         .service(tokens::list_personal_tokens)

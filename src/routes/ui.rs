@@ -1,4 +1,5 @@
-//! The pages people meet: `/user/signup/`, `/user/login/` and `/organization/`, with their
+//! The pages people meet: `/user/signup/`, `/user/login/`, `/user/password-reset/` and
+//! `/organization/`, with their
 //! scripts and stylesheet under `/ui/`. Static files embedded in the binary, calling the public
 //! API only, under a Content-Security-Policy that admits no script but their own. `SERVE_PAGES`
 //! turns them off for API-only deployments.
@@ -12,6 +13,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      frame-ancestors 'none'";
 
 const LOGIN: &str = include_str!("../ui/login.html");
+const PASSWORD_RESET: &str = include_str!("../ui/password-reset.html");
 const ORGANIZATION: &str = include_str!("../ui/organization.html");
 const SIGNUP: &str = include_str!("../ui/signup.html");
 
@@ -38,6 +40,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../ui/organization.js"),
     ),
     (
+        "password-reset.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/password-reset.js"),
+    ),
+    (
         "signup.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/signup.js"),
@@ -58,6 +65,10 @@ pub fn configure(config: &mut web::ServiceConfig, signup_closed: bool) {
         .app_data(web::Data::new(SignupPage(signup)))
         .route("/user/signup", web::get().to(signup_page))
         .route("/user/login", web::get().to(|| async { page(LOGIN) }))
+        .route(
+            "/user/password-reset",
+            web::get().to(|| async { page(PASSWORD_RESET) }),
+        )
         .route(
             "/organization",
             web::get().to(|| async { page(ORGANIZATION) }),

@@ -8,6 +8,7 @@ pub mod invite_link;
 pub mod members;
 pub mod organizations;
 pub mod pages;
+pub mod passwords;
 pub mod tokens;
 
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};

@@ -65,7 +65,8 @@ export async function api(method, path, body, { retried = false } = {}) {
   }
   if (response.status === 401 && current?.access) { toSignIn(); }
   if (!response.ok) throw await problemOf(response);
-  return response.status === 204 ? null : response.json();
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
 }
 
 async function problemOf(response) {

@@ -434,6 +434,35 @@ fn rows() -> Vec<Row> {
             StatusCode::NO_CONTENT,
             |f| ("/api/invite/revoke".into(), Some(json!({"email": f.text}))),
         ),
+        row(
+            Method::POST,
+            "/api/auth/password-reset",
+            Public,
+            NoScope,
+            Nothing,
+            StatusCode::ACCEPTED,
+            |_| {
+                (
+                    "/api/auth/password-reset".into(),
+                    Some(json!({"email": "nobody@a.example"})),
+                )
+            },
+        ),
+        // An unknown reset token: every caller gets past authorization to the lookup.
+        row(
+            Method::POST,
+            "/api/auth/password-reset/confirm",
+            Public,
+            NoScope,
+            Nothing,
+            StatusCode::BAD_REQUEST,
+            |_| {
+                (
+                    "/api/auth/password-reset/confirm".into(),
+                    Some(json!({"token": "unknown", "password": PASSWORD})),
+                )
+            },
+        ),
         // Last: the Owner's call hands the organization over.
         row(
             Method::POST,
@@ -446,6 +475,21 @@ fn rows() -> Vec<Row> {
                 (
                     format!("/api/organizations/{}/transfer-ownership", f.org),
                     Some(json!({"user_id": f.user_id})),
+                )
+            },
+        ),
+        // After everything: a password change ends every session of the caller.
+        row(
+            Method::POST,
+            "/api/current-user/password",
+            Authenticated,
+            NoScope,
+            Nothing,
+            ok,
+            |_| {
+                (
+                    "/api/current-user/password".into(),
+                    Some(json!({"current_password": PASSWORD, "new_password": PASSWORD})),
                 )
             },
         ),

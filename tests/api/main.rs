@@ -15,6 +15,7 @@ mod members;
 mod metrics;
 mod openapi;
 mod pages;
+mod passwords;
 mod role_rules;
 mod safety;
 mod signup;

@@ -8,7 +8,12 @@ use crate::helpers::{spawn_app, spawn_app_with};
 #[tokio::test]
 async fn pages_carry_a_strict_policy_and_can_be_turned_off() {
     let app = spawn_app().await;
-    for path in ["/user/signup/?token=abc", "/user/login/", "/organization/"] {
+    for path in [
+        "/user/signup/?token=abc",
+        "/user/login/",
+        "/user/password-reset/",
+        "/organization/",
+    ] {
         let page = app.client.get(app.url(path)).send().await.expect("sent");
         assert_eq!(page.status(), StatusCode::OK, "{path}");
         let policy = page.headers()["content-security-policy"]

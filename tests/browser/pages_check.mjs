@@ -40,14 +40,14 @@ async function ready(url) {
   fail(`${url} never became ready`);
 }
 
-async function waitForEmail(to) {
+async function waitForEmail(to, path = "/user/signup/") {
   for (let i = 0; i < 100; i += 1) {
     for (const name of readdirSync(messages).filter((n) => n.endsWith(".eml"))) {
       const raw = readFileSync(join(messages, name), "utf8");
       if (raw.includes(to)) {
         // Quoted-printable bodies fold long lines with "=\n" and write "=" as "=3D".
         const text = raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
-        const link = text.match(/https?:\/\/[^\s"<>]+\/user\/signup\/\?token=[A-Za-z0-9_-]+/);
+        const link = text.match(new RegExp(`https?://[^\\s"<>]+${path}\\?token=[A-Za-z0-9_-]+`));
         if (link) return link[0];
       }
     }
@@ -181,6 +181,25 @@ try {
   if (await closed.getByRole("button", { name: "Sign up" }).isVisible()) fail("closed signup offers a form");
   await closed.screenshot({ path: join(shots, "signup-closed.png") });
   ok("closed signup shows the invitation-only message");
+
+  const forgetful = await person();
+  await forgetful.goto(`${base}/user/login/`);
+  await forgetful.getByRole("link", { name: "Forgot your password?" }).click();
+  await forgetful.getByLabel("Email").fill("pat@example.org");
+  await forgetful.getByRole("button", { name: "Send reset link" }).click();
+  await forgetful.getByRole("status").filter({ hasText: "on its way" }).waitFor();
+  const resetLink = await waitForEmail("pat@example.org", "/user/password-reset/");
+  await forgetful.goto(resetLink);
+  await forgetful.getByLabel("New password").fill("a brand new password");
+  await forgetful.getByRole("button", { name: "Set password" }).click();
+  await forgetful.getByRole("status").filter({ hasText: "Your password is set" }).waitFor();
+  await forgetful.screenshot({ path: join(shots, "password-reset.png") });
+  await forgetful.goto(`${base}/user/login/`);
+  await forgetful.getByLabel("Email").fill("pat@example.org");
+  await forgetful.getByLabel("Password").fill("a brand new password");
+  await forgetful.getByRole("button", { name: "Sign in" }).click();
+  await forgetful.waitForURL("**/organization/");
+  ok("a forgotten password is reset through the emailed link, and the new one signs in");
 
   if (scriptErrors.length) fail(`script errors or CSP violations: ${scriptErrors.join(" | ")}`);
   ok("no script error and no Content-Security-Policy violation on any page");
