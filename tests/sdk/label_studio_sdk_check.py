@@ -73,8 +73,16 @@ def main(base):
     revoked = call(base, "GET", "/api/invitations?status=revoked", token=owner["access"])
     assert [i["email"] for i in revoked["results"]] == ["second@example.org"], revoked
 
+    profile = ls.users.update_current_user(first_name="Ada", last_name="Lovelace")
+    assert profile.first_name == "Ada", profile
+    current = ls.users.get_current_user()
+    assert current.last_name == "Lovelace" and current.active_organization == org_id, current
+    renamed = ls.organizations.update(org_id, title="SDK Research")
+    assert renamed.title == "SDK Research", renamed
+
     print("label-studio-sdk: whoami, get_invite_link, members.list, members.update, reset_token, "
-          "invites.send_email, invites.revoke_invite: ok")
+          "invites.send_email, invites.revoke_invite, users.get_current_user, "
+          "users.update_current_user, organizations.update: ok")
 
 
 if __name__ == "__main__":
