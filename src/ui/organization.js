@@ -39,6 +39,7 @@ async function start() {
     const organization = await api("GET", `/api/organizations/${state.org}`);
     $("title").textContent = organization.title;
   } catch (problem) { alertWith(alert, inWords(problem)); }
+  await offerSwitch();
   if (!["OW", "AD", "MA"].includes(state.role)) {
     return show(standing, `You are a member of this organization as ${ROLE_NAMES[state.role]}.`);
   }
@@ -52,6 +53,27 @@ async function start() {
     wireInviteDialog();
     await Promise.all([loadInvitations(), loadAudit()]);
   }
+}
+
+/** A person in several organizations picks the one they act in; every token of theirs follows. */
+async function offerSwitch() {
+  let mine;
+  try { mine = await api("GET", "/api/organizations"); } catch { return; }
+  if (mine.length < 2) return;
+  const select = $("organization-switch");
+  select.replaceChildren(...mine.map((organization) => {
+    const option = element("option", `${organization.title} (${ROLE_NAMES[organization.role] || organization.role})`,
+      { value: organization.id });
+    option.selected = organization.active;
+    return option;
+  }));
+  $("switcher").hidden = false;
+  select.addEventListener("change", async () => {
+    try {
+      await api("PATCH", "/api/current-user", { active_organization: Number(select.value) });
+      location.reload();
+    } catch (problem) { alertWith(alert, inWords(problem)); }
+  });
 }
 
 function show(node, text) { node.hidden = false; node.textContent = text; }

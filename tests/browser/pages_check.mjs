@@ -182,6 +182,32 @@ try {
   await closed.screenshot({ path: join(shots, "signup-closed.png") });
   ok("closed signup shows the invitation-only message");
 
+  // The Owner of Acme also joins Beta (invited by its Owner, accepted while signed in) and
+  // switches between the two from the page.
+  const bootstrapped = spawnSync(binary, ["bootstrap", "--email", "beta@example.org", "--password", PASSWORD,
+    "--organization", "Beta"], { env: { ...process.env, ...env }, stdio: "ignore" });
+  if (bootstrapped.status !== 0) fail("bootstrap Beta");
+  const post = async (path, body, token) => {
+    const response = await fetch(`${base}${path}`, {
+      method: "POST", body: JSON.stringify(body),
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    });
+    if (!response.ok) fail(`${path}: ${response.status} ${await response.text()}`);
+    return response.json();
+  };
+  const beta = await post("/api/auth/login", { email: "beta@example.org", password: PASSWORD });
+  const invitation = await post("/api/invite/send-email",
+    { emails: ["owner@example.org"], role: "AD", send_email: false }, beta.access);
+  const ownerApi = await post("/api/auth/login", { email: "owner@example.org", password: PASSWORD });
+  const betaToken = new URL(invitation.results[0].invite_url, base).searchParams.get("token");
+  await post("/api/invite/accept", { token: betaToken }, ownerApi.access);
+  await owner.reload();
+  await owner.getByRole("heading", { name: "Beta" }).waitFor();
+  await owner.getByLabel("Organization").selectOption({ label: "Acme (Owner)" });
+  await owner.getByRole("heading", { name: "Acme" }).waitFor();
+  await owner.getByLabel("Role for pat@example.org").waitFor();
+  ok("a person in two organizations switches between them on the page");
+
   const forgetful = await person();
   await forgetful.goto(`${base}/user/login/`);
   await forgetful.getByRole("link", { name: "Forgot your password?" }).click();
