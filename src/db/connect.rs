@@ -77,7 +77,18 @@ pub async fn connect(settings: &Settings) -> Result<Db, DbErr> {
         reads: pool.clone(),
         writes: pool,
         sqlite_file: None,
+        migrations_url: Some(settings.database_url.clone()),
     })
+}
+
+/// One connection for migrations, without the pool's statement timeout.
+pub(super) async fn for_migrations(url: &str) -> Result<sea_orm::DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(1)
+        .connect_timeout(STARTUP_TIMEOUT)
+        .sqlx_logging(false);
+    Database::connect(options).await
 }
 
 /// Says plainly why a database server cannot be reached, before the driver's retries blur a
@@ -135,6 +146,7 @@ pub async fn connect_background(settings: &Settings, db: &Db) -> Result<Db, DbEr
         reads: pool.clone(),
         writes: pool,
         sqlite_file: None,
+        migrations_url: None,
     })
 }
 
@@ -217,6 +229,7 @@ async fn connect_sqlite(settings: &Settings) -> Result<Db, DbErr> {
             .as_deref()
             .and_then(SqliteFile::opened)
             .map(std::sync::Arc::new),
+        migrations_url: None,
     };
     // A read-only file would otherwise start, pass readiness, and fail every write.
     db.check_writable().await?;

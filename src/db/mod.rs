@@ -61,6 +61,9 @@ pub struct Db {
     writes: DatabaseConnection,
     /// On SQLite, the file opened, checked before each write.
     sqlite_file: Option<Arc<SqliteFile>>,
+    /// On PostgreSQL and MariaDB, where migrations connect: not through the pool, whose
+    /// statements may take no longer than a request, since a migration may take minutes.
+    migrations_url: Option<String>,
 }
 
 impl Db {
@@ -153,6 +156,14 @@ impl Db {
 
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        Migrator::up(&self.writes, None).await
+        match &self.migrations_url {
+            Some(url) => {
+                let connection = connect::for_migrations(url).await?;
+                let applied = Migrator::up(&connection, None).await;
+                connection.close().await.ok();
+                applied
+            }
+            None => Migrator::up(&self.writes, None).await,
+        }
     }
 }
