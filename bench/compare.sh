@@ -81,7 +81,8 @@ B="http://127.0.0.1:$port"
   esac
   export PORT=$port RUST_LOG=warn \
     ACCESS_TOKEN_TTL=2h JWT_SECRET=bench-secret-bench-secret-bench-secret-0123 \
-    RATE_LIMIT_PER_ADDRESS=0 RATE_LIMIT_PER_EMAIL=0
+    RATE_LIMIT_PER_ADDRESS=0 RATE_LIMIT_PER_EMAIL=0 EMAILS_PER_RECIPIENT_PER_DAY=0 \
+    EMAILS_PER_ORGANIZATION_PER_DAY=0
   "$bin" migrate >/dev/null
   read -r org _ < <("$bin" seed --owner "$owner" --password "$password" \
     --members "$members" --invitations $((members / 10)))
