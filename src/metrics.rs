@@ -6,7 +6,6 @@
 //! Counters of work done outside requests live in the process's default registry; the pool and
 //! outbox are read at each scrape.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use actix_web::http::header;
@@ -106,7 +105,6 @@ pub fn http_metrics() -> Result<PrometheusMetrics, String> {
     PrometheusMetricsBuilder::new(NAMESPACE)
         // Unknown paths are one series, not one per path a scanner tries.
         .mask_unmatched_patterns("unmatched")
-        .const_labels(HashMap::new())
         .build()
         .map_err(|error| format!("request metrics: {error}"))
 }

@@ -1,5 +1,5 @@
 // /user/signup/: looks a token up before asking for anything, then signs the person up through it.
-import { alertWith, api, inWords, keepSession, ROLE_NAMES } from "/ui/api.js";
+import { alertWith, api, inWords, keepSession, ROLE_NAMES, session } from "/ui/api.js";
 
 const token = new URLSearchParams(location.search).get("token");
 const form = document.getElementById("signup");
@@ -31,10 +31,40 @@ async function start() {
         "Your account will be pending until an Owner or Administrator assigns you a role.";
     }
     form.hidden = false;
+    await offerJoining();
   } catch (problem) {
     heading.textContent = "This link cannot be used";
     alertWith(alert, inWords(problem));
   }
+}
+
+/** Someone already signed in joins with their account instead of making another. */
+async function offerJoining() {
+  if (!session()) return;
+  let me;
+  try { me = await api("GET", "/api/current-user"); } catch { return; }
+  document.getElementById("signed-in-as").textContent = `You are signed in as ${me.email}.`;
+  document.getElementById("signed-in").hidden = false;
+  document.getElementById("join").addEventListener("click", async () => {
+    alertWith(alert, "");
+    try {
+      const joined = await api("POST", "/api/invite/accept", { token });
+      finished(joined.organization_membership?.role, "You joined");
+    } catch (problem) { alertWith(alert, inWords(problem)); }
+  });
+}
+
+/** After joining: a pending person is told so; anyone else goes in. */
+function finished(role, title) {
+  if (role !== "NO") return location.assign("/organization/");
+  form.hidden = true;
+  invitation.hidden = true;
+  document.getElementById("signed-in").hidden = true;
+  const done = document.getElementById("done");
+  done.hidden = false;
+  done.textContent = "Your account is pending: an Owner or Administrator has to assign you a role " +
+    "before you can do anything. You can close this page.";
+  heading.textContent = title;
 }
 
 form.addEventListener("submit", async (event) => {
@@ -51,19 +81,17 @@ form.addEventListener("submit", async (event) => {
   try {
     const joined = await api("POST", "/api/signup", body);
     keepSession(joined);
-    const role = joined.organization_membership?.role;
-    if (role === "NO") {
-      form.hidden = true;
-      invitation.hidden = true;
-      const done = document.getElementById("done");
-      done.hidden = false;
-      done.textContent = "Your account is pending: an Owner or Administrator has to assign you a role " +
-        "before you can do anything. You can close this page.";
-      heading.textContent = "Account created";
-    } else {
-      location.assign("/organization/");
-    }
+    finished(joined.organization_membership?.role, "Account created");
   } catch (problem) {
+    if (problem.code === "email_taken" && token) {
+      // An existing account joins by signing in and coming back here.
+      const back = `/user/signup/?token=${encodeURIComponent(token)}`;
+      alertWith(alert, "An account with this email already exists. ");
+      alert.append(Object.assign(document.createElement("a"), {
+        href: `/user/login/?next=${encodeURIComponent(back)}`, textContent: "Sign in to join",
+      }), ".");
+      return;
+    }
     alertWith(alert, inWords(problem));
   } finally {
     button.disabled = false;

@@ -227,6 +227,14 @@ try {
   await forgetful.waitForURL("**/organization/");
   ok("a forgotten password is reset through the emailed link, and the new one signs in");
 
+  // Signed in, pat opens Beta's invite link and joins with the account they have.
+  const betaLink = await (await fetch(`${base}/api/invite`, { headers: { authorization: `Bearer ${beta.access}` } })).json();
+  await forgetful.goto(`${base}/user/signup/?token=${betaLink.token}`);
+  await forgetful.getByText("You are signed in as pat@example.org").waitFor();
+  await forgetful.getByRole("button", { name: "Join with my account" }).click();
+  await forgetful.getByRole("status").filter({ hasText: "pending" }).waitFor();
+  ok("a signed-in person opens another organization's link and joins it, pending, with their account");
+
   if (scriptErrors.length) fail(`script errors or CSP violations: ${scriptErrors.join(" | ")}`);
   ok("no script error and no Content-Security-Policy violation on any page");
   console.log(`pages: ${passed} passed`);
