@@ -149,43 +149,26 @@ pub async fn accept(state: &AppState, caller: &Caller, token: &str) -> Result<Ac
                         .map(Err);
                 }
             };
-            let existing = membership::Entity::find()
-                .filter(membership::Column::OrganizationId.eq(invitation.organization_id))
-                .filter(membership::Column::UserId.eq(caller.user.id))
-                .one(txn)
-                .await?;
-            let former_role = existing.as_ref().map(|m| m.role.clone());
-            let membership = match existing {
-                Some(live) if live.deleted_at.is_none() => {
-                    let refusal = ApiError::new(
-                        ErrorCode::AlreadyMember,
-                        "You are already a member of this organization.",
-                    );
-                    return refuse(txn, &invitation, Some(caller.user.id), refusal)
-                        .await
-                        .map(Err);
-                }
-                // A former member comes back: the history row is reused, with the invited role.
-                Some(removed) => {
-                    let mut row: membership::ActiveModel = removed.into();
-                    row.role = Set(role.code().to_owned());
-                    row.invited_by = Set(Some(invitation.invited_by));
-                    row.deleted_at = Set(None);
-                    row.updated_at = Set(now());
-                    let restored = row.update(txn).await?;
-                    member_counts::shift(txn, invitation.organization_id, None, Some(role)).await?;
-                    restored
-                }
-                None => {
-                    crate::services::accounts::insert_membership(
-                        txn,
-                        invitation.organization_id,
-                        caller.user.id,
-                        role,
-                        Some(invitation.invited_by),
-                    )
-                    .await?
-                }
+            let joined = join_organization(
+                txn,
+                invitation.organization_id,
+                caller.user.id,
+                role,
+                Some(invitation.invited_by),
+            )
+            .await?;
+            let Some(Joined {
+                membership,
+                former_role,
+            }) = joined
+            else {
+                let refusal = ApiError::new(
+                    ErrorCode::AlreadyMember,
+                    "You are already a member of this organization.",
+                );
+                return refuse(txn, &invitation, Some(caller.user.id), refusal)
+                    .await
+                    .map(Err);
             };
             consume(txn, &invitation, caller.user.id).await?;
             let entries =
@@ -237,39 +220,16 @@ async fn join_by_link(
             )
         })?;
     let role = Role::NotActivated;
-    let existing = membership::Entity::find()
-        .filter(membership::Column::OrganizationId.eq(organization.id))
-        .filter(membership::Column::UserId.eq(caller.user.id))
-        .one(txn)
-        .await?;
-    let former_role = existing.as_ref().map(|m| m.role.clone());
-    let membership = match existing {
-        Some(live) if live.deleted_at.is_none() => {
-            return Ok(Err(ApiError::new(
-                ErrorCode::AlreadyMember,
-                "You are already a member of this organization.",
-            )));
-        }
-        Some(removed) => {
-            let mut row: membership::ActiveModel = removed.into();
-            row.role = Set(role.code().to_owned());
-            row.invited_by = Set(None);
-            row.deleted_at = Set(None);
-            row.updated_at = Set(now());
-            let restored = row.update(txn).await?;
-            member_counts::shift(txn, organization.id, None, Some(role)).await?;
-            restored
-        }
-        None => {
-            crate::services::accounts::insert_membership(
-                txn,
-                organization.id,
-                caller.user.id,
-                role,
-                None,
-            )
-            .await?
-        }
+    let joined = join_organization(txn, organization.id, caller.user.id, role, None).await?;
+    let Some(Joined {
+        membership,
+        former_role,
+    }) = joined
+    else {
+        return Ok(Err(ApiError::new(
+            ErrorCode::AlreadyMember,
+            "You are already a member of this organization.",
+        )));
     };
     let joined = AuditEntry::new(
         organization.id,
@@ -293,6 +253,56 @@ async fn join_by_link(
         organization.id
     );
     Ok(Ok(Accepted { membership, tokens }))
+}
+
+/// What joining left: the membership, and the role a removed membership it brought back had.
+struct Joined {
+    membership: membership::Model,
+    former_role: Option<String>,
+}
+
+/// `user_id` becomes a member of `organization_id` with `role`: a new membership, or a removed
+/// one brought back (its history row reused). `None`: a member already.
+async fn join_organization(
+    txn: &DatabaseTransaction,
+    organization_id: i32,
+    user_id: i32,
+    role: Role,
+    invited_by: Option<i32>,
+) -> Result<Option<Joined>, ApiError> {
+    let existing = membership::Entity::find()
+        .filter(membership::Column::OrganizationId.eq(organization_id))
+        .filter(membership::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?;
+    let former_role = existing.as_ref().map(|m| m.role.clone());
+    let membership = match existing {
+        Some(live) if live.deleted_at.is_none() => return Ok(None),
+        Some(removed) => {
+            let mut row: membership::ActiveModel = removed.into();
+            row.role = Set(role.code().to_owned());
+            row.invited_by = Set(invited_by);
+            row.deleted_at = Set(None);
+            row.updated_at = Set(now());
+            let restored = row.update(txn).await?;
+            member_counts::shift(txn, organization_id, None, Some(role)).await?;
+            restored
+        }
+        None => {
+            crate::services::accounts::insert_membership(
+                txn,
+                organization_id,
+                user_id,
+                role,
+                invited_by,
+            )
+            .await?
+        }
+    };
+    Ok(Some(Joined {
+        membership,
+        former_role,
+    }))
 }
 
 /// The entries of an accepted invitation: the invitation used, and the member it made (or, with
