@@ -181,6 +181,12 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The domain of `EMAIL_FROM`, which the Message-IDs of outgoing emails end in.
+    pub fn email_domain(&self) -> &str {
+        let domain = self.email_from.rsplit('@').next().unwrap_or("localhost");
+        domain.trim_end_matches('>')
+    }
+
     /// Whether the database is SQLite (one writer connection, WAL).
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")

@@ -71,14 +71,7 @@ pub async fn request_reset(state: &AppState, email: &EmailAddress) -> Result<(),
     };
     let token = random_url_token();
     let message = templates::password_reset(&state.password_reset_url(&token));
-    let domain = state
-        .settings
-        .email_from
-        .rsplit('@')
-        .next()
-        .unwrap_or("localhost")
-        .trim_end_matches('>')
-        .to_owned();
+    let domain = state.settings.email_domain().to_owned();
     let at = now();
     state
         .db

@@ -360,3 +360,9 @@ pub async fn assert_member_counts_match(app: &TestApp, organization_id: i64) {
         "member_counts drifted from the memberships"
     );
 }
+
+/// Access tokens carry their issue time in whole seconds: a test that ends sessions lets one go by
+/// between issuing a token and ending it, so the token is unambiguously older.
+pub async fn after_a_second() {
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+}

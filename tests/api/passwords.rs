@@ -4,14 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_problem, json_body, spawn_app_with};
+use crate::helpers::{PASSWORD, after_a_second, assert_problem, json_body, spawn_app_with};
 use crate::smtp::SmtpSink;
 
 const NEW_PASSWORD: &str = "staple battery horse";
-
-async fn after_a_second() {
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-}
 
 #[tokio::test]
 async fn a_password_change_ends_every_other_session_and_personal_token() {

@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, assert_problem, json_body, spawn_app};
+use crate::helpers::{PASSWORD, after_a_second, assert_problem, json_body, spawn_app};
 
 #[tokio::test]
 async fn login_gives_tokens_and_wrong_email_or_password_look_the_same() {
@@ -333,12 +333,6 @@ async fn pending_and_deactivated_people_only_read_whoami_and_sign_out() {
             .await;
         assert_eq!(signed_out.status(), StatusCode::NO_CONTENT);
     }
-}
-
-/// Tokens issued before their session was ended; access tokens carry whole seconds, so the test
-/// lets one go by between issuing and ending.
-async fn after_a_second() {
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 }
 
 #[tokio::test]

@@ -84,14 +84,7 @@ impl NewInvitations<'_> {
             expires_at: crate::services::utc(invitation.expires_at),
             link: &link,
         });
-        let domain = self
-            .state
-            .settings
-            .email_from
-            .rsplit('@')
-            .next()
-            .unwrap_or("localhost");
-        let domain = domain.trim_end_matches('>');
+        let domain = self.state.settings.email_domain();
         outbox::enqueue(txn, Some(invitation.id), &invitation.email, message, domain).await?;
         Ok(())
     }
